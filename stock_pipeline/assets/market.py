@@ -1,0 +1,144 @@
+"""Market-data assets: reference data (calendar, stock list) and one asset per trading-date dataset."""
+
+import contextlib
+import time
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from stock_pipeline import checks, settings, sync
+from stock_pipeline.datasets import STOCK_BASIC, TRADE_CAL, TRADE_DATE_DATASETS, TushareDataset
+from stock_pipeline.partitions import trading_days
+from stock_pipeline.resources import TushareResource, WarehouseResource
+from stock_pipeline.tushare.client import TushareClient
+from stock_pipeline.tushare.errors import TushareError, TushareUnavailableError
+
+REFERENCE_GROUP = "reference_data"
+MARKET_GROUP = "market_data"
+KINDS = {"tushare", "sql"}
+
+# Transient failures that outlived the client's own retries get two more tries of the whole step.
+STEP_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@contextlib.contextmanager
+def _failing_clearly():
+    """Turn terminal sync errors into Dagster failures that skip step retries (they cannot help)."""
+    try:
+        yield
+    except TushareUnavailableError:
+        raise
+    except (TushareError, sync.CalendarGapError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
+def _call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
+    stats = client.stats
+    return {
+        "api_calls": stats.total_calls(),
+        "pages": sum(stats.pages.values()),
+        "retries": sum(stats.retries.values()),
+        "budget_wait_seconds": round(stats.budget_wait_seconds, 2),
+        "elapsed_seconds": round(elapsed, 2),
+        "source": "SYNTHETIC (bundled offline server)" if stats.synthetic else "Tushare Pro",
+    }
+
+
+@dg.asset(
+    key=TRADE_CAL.api_name,
+    group_name=REFERENCE_GROUP,
+    kinds=KINDS,
+    description=TRADE_CAL.description,
+    retry_policy=STEP_RETRY,
+    pool=TRADE_CAL.api_name,
+)
+def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
+    start, end = date.fromisoformat(settings.start_date()), date(today.year + 1, 12, 31)
+    client, store = tushare.client(), warehouse.open()
+    with _failing_clearly():
+        report = sync.sync_trade_cal(client, store, start, end)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": report.rows,
+            "first_date": str(start),
+            "last_date": str(end),
+            "exchanges": ", ".join(sync.CALENDAR_EXCHANGES),
+            **_call_metadata(client, report.elapsed_seconds),
+        }
+    )
+
+
+@dg.asset(
+    key=STOCK_BASIC.api_name,
+    group_name=REFERENCE_GROUP,
+    kinds=KINDS,
+    description=STOCK_BASIC.description,
+    retry_policy=STEP_RETRY,
+    pool=STOCK_BASIC.api_name,
+)
+def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    client, store = tushare.client(), warehouse.open()
+    with _failing_clearly():
+        report = sync.sync_stock_basic(client, store)
+    return dg.MaterializeResult(
+        metadata={
+            "rows_upserted": report.rows,
+            "rows_total": store.count_rows(STOCK_BASIC),
+            "list_statuses": ", ".join(sync.LIST_STATUSES),
+            **_call_metadata(client, report.elapsed_seconds),
+        }
+    )
+
+
+def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dataset.api_name,
+        group_name=MARKET_GROUP,
+        kinds=KINDS,
+        description=dataset.description,
+        partitions_def=trading_days,
+        # Years of dates in one run: a run per date costs seconds of overhead each.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[TRADE_CAL.api_name, STOCK_BASIC.api_name],
+        check_specs=checks.check_specs(dataset),
+        retry_policy=STEP_RETRY,
+        pool=dataset.api_name,
+        metadata={
+            "row_cap": dataset.row_cap,
+            "published_at": f"{dataset.published_at:%H:%M} Asia/Shanghai",
+            "primary_key": ", ".join(dataset.key),
+        },
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, tushare: TushareResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        client, store = tushare.client(), warehouse.open()
+        started = time.monotonic()
+        with _failing_clearly():
+            report = sync.sync_trade_dates(client, store, dataset, days, run_id=context.run_id, log=context.log)
+        written = sorted(report.dates_written + report.dates_already_synced)
+        rows_per_date = report.rows_by_date.values()
+        open_dates = len(report.dates_written)
+        return dg.MaterializeResult(
+            metadata={
+                "rows": report.rows,
+                "dates_requested": len(days),
+                "dates_written": open_dates,
+                "dates_closed": len(report.dates_closed),
+                "first_date": str(days[0]),
+                "last_date": str(days[-1]),
+                "min_rows_per_date": min(rows_per_date, default=0),
+                "max_rows_per_date": max(rows_per_date, default=0),
+                "api_calls_per_date": round(client.stats.calls[dataset.api_name] / open_dates, 3) if open_dates else 0,
+                **_call_metadata(client, time.monotonic() - started),
+            },
+            check_results=checks.evaluate(store, dataset, written),
+        )
+
+    return _asset
+
+
+trade_date_assets = [build_trade_date_asset(dataset) for dataset in TRADE_DATE_DATASETS]

@@ -1,0 +1,66 @@
+"""Resources own all I/O: the Tushare API and the warehouse database."""
+
+import dagster as dg
+from pydantic import Field
+
+from stock_pipeline import settings
+from stock_pipeline.tushare.client import TushareClient
+from stock_pipeline.tushare.rate_limit import CallBudget
+from stock_pipeline.warehouse import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse database. Tables are created on first use."""
+
+    url: str | None = Field(
+        default=None,
+        description=f"SQLAlchemy URL; default: ${settings.DB_URL_ENV}, else a SQLite file in the data folder. "
+        "Read at run time so a password in it never shows in the UI.",
+    )
+
+    def resolved_url(self) -> str:
+        return self.url or settings.db_url()
+
+    def open(self) -> Warehouse:
+        warehouse = Warehouse(self.resolved_url())
+        warehouse.create_tables()
+        return warehouse
+
+
+class TushareResource(dg.ConfigurableResource):
+    """The Tushare Pro HTTP API with retries, paging and a calls-per-minute budget per API."""
+
+    token: str = Field(description="Tushare Pro token; pass dg.EnvVar('TUSHARE_TOKEN'), never a literal.")
+    api_url: str | None = Field(
+        default=None, description=f"API base URL; default: ${settings.TUSHARE_API_URL_ENV}, else the official one."
+    )
+    timeout_seconds: float = 30.0
+    calls_per_minute: int = Field(
+        default=200, description="Budget per API shared by all processes (0 = unlimited); 200 suits 2000 points."
+    )
+    calls_per_minute_by_api: dict[str, int] = Field(default_factory=dict, description="Per-API overrides.")
+    budget_db_url: str | None = Field(
+        default=None, description="Database holding the shared call budget; default: the warehouse database."
+    )
+    max_attempts: int = Field(default=6, description="Attempts per call for transient failures.")
+    backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles each attempt, with jitter.")
+    max_backoff_seconds: float = 60.0
+    rate_limit_cooldown_seconds: float = Field(
+        default=61.0, description="Wait after a rate-limit answer: the server's window is a sliding minute."
+    )
+
+    def client(self) -> TushareClient:
+        budget = CallBudget(
+            self.budget_db_url or settings.db_url(), self.calls_per_minute, self.calls_per_minute_by_api
+        )
+        return TushareClient(
+            self.token,
+            self.api_url or settings.tushare_api_url(),
+            timeout=self.timeout_seconds,
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+            max_backoff_seconds=self.max_backoff_seconds,
+            rate_limit_cooldown_seconds=self.rate_limit_cooldown_seconds,
+            budget=budget,
+            log=dg.get_dagster_logger(),
+        )

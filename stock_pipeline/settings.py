@@ -1,0 +1,43 @@
+"""Environment-driven settings shared by the code location, the resources and the scripts.
+
+Only names and defaults live here; values are read where they are used so that `dg.EnvVar` can keep
+secrets out of run config and the UI.
+"""
+
+import os
+from pathlib import Path
+
+TUSHARE_TOKEN_ENV = "TUSHARE_TOKEN"
+TUSHARE_API_URL_ENV = "TUSHARE_API_URL"
+DB_URL_ENV = "STOCK_PIPELINE_DB_URL"
+DATA_DIR_ENV = "STOCK_PIPELINE_DATA_DIR"
+START_DATE_ENV = "STOCK_PIPELINE_START_DATE"
+
+# The base URL the official `tushare` 1.4.x client posts to (`<base>/<api_name>`).
+OFFICIAL_TUSHARE_API_URL = "http://api.waditu.com/dataapi"
+
+# The first trading day of the Shanghai Stock Exchange; Tushare's daily history starts here.
+DEFAULT_START_DATE = "1990-12-19"
+
+TIMEZONE = "Asia/Shanghai"
+
+
+def data_dir() -> Path:
+    """Local folder for the embedded SQLite warehouse (default `./data` under the working directory)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or Path.cwd() / "data")
+
+
+def default_db_url() -> str:
+    return f"sqlite:///{data_dir() / 'warehouse.db'}"
+
+
+def db_url() -> str:
+    return os.environ.get(DB_URL_ENV) or default_db_url()
+
+
+def tushare_api_url() -> str:
+    return os.environ.get(TUSHARE_API_URL_ENV) or OFFICIAL_TUSHARE_API_URL
+
+
+def start_date() -> str:
+    return os.environ.get(START_DATE_ENV) or DEFAULT_START_DATE

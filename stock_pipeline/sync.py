@@ -1,0 +1,158 @@
+"""Plain sync functions: fetch from Tushare, check, write to the warehouse. Assets stay thin around them."""
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+
+from stock_pipeline.datasets import STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline.tushare.client import TushareClient, TushareFrame
+from stock_pipeline.tushare.errors import TushareNotPublishedError, TushareSchemaError
+from stock_pipeline.warehouse import Batch, Warehouse, frame_to_batch, tushare_date
+
+# Only SSE and SZSE calendars matter for A-shares (BSE trades on the same days).
+CALENDAR_EXCHANGES = ("SSE", "SZSE")
+LIST_STATUSES = ("L", "D", "P")
+
+
+class CalendarGapError(RuntimeError):
+    """A partition date the warehouse calendar does not cover: sync `trade_cal` first."""
+
+
+@dataclass
+class SyncReport:
+    """What one sync wrote, for materialization metadata."""
+
+    rows: int = 0
+    dates_written: list[date] = field(default_factory=list)
+    dates_closed: list[date] = field(default_factory=list)
+    dates_already_synced: list[date] = field(default_factory=list)
+    rows_by_date: dict[date, int] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+
+
+def sync_trade_cal(client: TushareClient, warehouse: Warehouse, start: date, end: date) -> SyncReport:
+    """Upsert the SSE and SZSE calendars for [start, end]; future dates are included as announced."""
+    started = time.monotonic()
+    report = SyncReport()
+    for exchange in CALENDAR_EXCHANGES:
+        frame = client.query(
+            TRADE_CAL.api_name,
+            {"exchange": exchange, "start_date": tushare_date(start), "end_date": tushare_date(end)},
+            TRADE_CAL.fields,
+            TRADE_CAL.row_cap,
+        )
+        if not frame.items:
+            raise TushareNotPublishedError(
+                f"empty calendar for {exchange} {start}..{end}; refusing to treat it as 'no trading days'",
+                api_name=TRADE_CAL.api_name,
+            )
+        batch = frame_to_batch(TRADE_CAL, frame)
+        warehouse.upsert(TRADE_CAL, batch)
+        report.rows += len(batch)
+    report.elapsed_seconds = time.monotonic() - started
+    return report
+
+
+def sync_stock_basic(client: TushareClient, warehouse: Warehouse) -> SyncReport:
+    """Upsert every stock: listed, delisted and suspended-listing. Stocks are never deleted."""
+    started = time.monotonic()
+    frames = [
+        client.query(STOCK_BASIC.api_name, {"list_status": status}, STOCK_BASIC.fields, STOCK_BASIC.row_cap)
+        for status in LIST_STATUSES
+    ]
+    if not frames[0].items:
+        raise TushareNotPublishedError(
+            "no listed stocks (list_status=L) in the answer; refusing to treat it as an empty market",
+            api_name=STOCK_BASIC.api_name,
+        )
+    combined = TushareFrame(STOCK_BASIC.api_name, frames[0].fields, [])
+    for frame in frames:
+        combined.items.extend(_reorder(frame, combined.fields))
+    batch = frame_to_batch(STOCK_BASIC, combined)
+    warehouse.upsert(STOCK_BASIC, batch)
+    return SyncReport(rows=len(batch), elapsed_seconds=time.monotonic() - started)
+
+
+def _reorder(frame: TushareFrame, fields: Sequence[str]) -> list[list]:
+    if frame.fields == tuple(fields):
+        return frame.items
+    positions = [frame.fields.index(name) for name in fields]
+    return [[item[position] for position in positions] for item in frame.items]
+
+
+def sync_trade_dates(
+    client: TushareClient,
+    warehouse: Warehouse,
+    dataset: TushareDataset,
+    days: Sequence[date],
+    *,
+    run_id: str | None = None,
+    log: logging.Logger | None = None,
+) -> SyncReport:
+    """Sync one dataset for trading dates: one call per open date (plus pages), one transaction each.
+
+    Closed dates make no call and write nothing. Dates this run already committed (a step retry) are
+    not fetched again. The next date is fetched while the current one is written.
+    """
+    log = log or logging.getLogger(__name__)
+    started = time.monotonic()
+    report = SyncReport()
+    calendar = warehouse.calendar()
+    uncovered = [day for day in days if day not in calendar]
+    if uncovered:
+        raise CalendarGapError(
+            f"the warehouse trading calendar does not cover {len(uncovered)} date(s) "
+            f"({uncovered[0]}..{uncovered[-1]}): materialize `trade_cal` first"
+        )
+    done = warehouse.synced_partitions(dataset, run_id) if run_id else set()
+    to_fetch = []
+    for day in days:
+        if not calendar[day]:
+            report.dates_closed.append(day)
+        elif day.isoformat() in done:
+            report.dates_already_synced.append(day)
+        else:
+            to_fetch.append(day)
+    if report.dates_already_synced:
+        log.info(
+            "%s: %d date(s) already committed by this run, not fetched again",
+            dataset.api_name,
+            len(report.dates_already_synced),
+        )
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{dataset.api_name}") as fetcher:
+        pending: Future | None = fetcher.submit(_fetch_date, client, dataset, to_fetch[0]) if to_fetch else None
+        for index, day in enumerate(to_fetch):
+            batch = pending.result()
+            pending = (
+                fetcher.submit(_fetch_date, client, dataset, to_fetch[index + 1]) if index + 1 < len(to_fetch) else None
+            )
+            warehouse.replace_date(dataset, day, batch, run_id)
+            report.rows += len(batch)
+            report.rows_by_date[day] = len(batch)
+            report.dates_written.append(day)
+    report.elapsed_seconds = time.monotonic() - started
+    return report
+
+
+def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date) -> Batch:
+    frame = client.query(dataset.api_name, {"trade_date": tushare_date(day)}, dataset.fields, dataset.row_cap)
+    if not frame.items:
+        raise TushareNotPublishedError(
+            f"no rows for open trading day {day}. Tushare publishes {dataset.api_name} from "
+            f"{dataset.published_at:%H:%M} Asia/Shanghai; an empty answer is never taken as 'no data'. "
+            "Retry this partition once it is published.",
+            api_name=dataset.api_name,
+        )
+    batch = frame_to_batch(dataset, frame)
+    wanted = tushare_date(day)
+    date_values = set(batch.columns[dataset.fields.index(dataset.date_column)])
+    if date_values != {wanted}:
+        raise TushareSchemaError(
+            f"asked for {dataset.date_column}={wanted}, answer has {sorted(date_values)[:3]}",
+            api_name=dataset.api_name,
+        )
+    return batch

@@ -1,0 +1,236 @@
+"""A Tushare Pro client that never mistakes a failure for an empty answer.
+
+It speaks the same wire protocol as the official `tushare` client (`POST <base>/<api_name>` with
+`{api_name, token, params, fields}`), but unlike it: HTTP errors raise instead of becoming empty frames,
+transient failures are retried with exponential backoff and jitter, terminal errors fail at once, rate
+limits are respected through a shared budget, and answers that reach the row cap or say `has_more` are
+paged with offset/limit until complete.
+"""
+
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from stock_pipeline.tushare.errors import (
+    TushareAuthError,
+    TushareError,
+    TushareRateLimitError,
+    TushareSchemaError,
+    TushareTransportError,
+    TushareUnavailableError,
+    classify,
+)
+from stock_pipeline.tushare.rate_limit import CallBudget
+
+
+@dataclass
+class TushareFrame:
+    """A complete answer: every page concatenated, fields in the server's order."""
+
+    api_name: str
+    fields: tuple[str, ...]
+    items: list[list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.fields, item, strict=True)) for item in self.items]
+
+
+@dataclass
+class CallStats:
+    """What the client spent, for materialization metadata and benchmarks."""
+
+    calls: Counter = field(default_factory=Counter)
+    pages: Counter = field(default_factory=Counter)
+    retries: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    budget_wait_seconds: float = 0.0
+    synthetic: bool = False
+
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+@dataclass
+class _Page:
+    fields: tuple[str, ...]
+    items: list[list[Any]]
+    has_more: bool | None
+
+
+class TushareClient:
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 6,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        rate_limit_cooldown_seconds: float = 61.0,
+        budget: CallBudget | None = None,
+        log: logging.Logger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._token = (token or "").strip()
+        self._api_url = api_url.rstrip("/")
+        self._timeout = timeout
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self._cooldown = rate_limit_cooldown_seconds
+        self._budget = budget
+        self._log = log or logging.getLogger(__name__)
+        self._sleep = sleep
+        self._session = requests.Session()
+        self.stats = CallStats()
+
+    @property
+    def api_url(self) -> str:
+        return self._api_url
+
+    def query(
+        self,
+        api_name: str,
+        params: Mapping[str, Any] | None = None,
+        fields: Sequence[str] = (),
+        row_cap: int | None = None,
+    ) -> TushareFrame:
+        """Fetch the whole answer for one request, paging past the row cap."""
+        base_params = {key: value for key, value in (params or {}).items() if value is not None}
+        page = self._call(api_name, base_params, fields)
+        answer = TushareFrame(api_name, page.fields, list(page.items))
+        while self._has_more(page, row_cap):
+            paged = {**base_params, "offset": len(answer.items), "limit": row_cap or len(page.items)}
+            page = self._call(api_name, paged, fields)
+            self.stats.pages[api_name] += 1
+            if page.fields != answer.fields:
+                raise TushareSchemaError(
+                    f"page at offset {paged['offset']} has fields {list(page.fields)}, "
+                    f"the first page had {list(answer.fields)}",
+                    api_name=api_name,
+                )
+            answer.items.extend(page.items)
+        return answer
+
+    @staticmethod
+    def _has_more(page: _Page, row_cap: int | None) -> bool:
+        if page.has_more is not None:
+            return page.has_more and bool(page.items)
+        # Servers that do not say `has_more` truncate silently: a full page means "maybe more".
+        return row_cap is not None and len(page.items) >= row_cap
+
+    def _call(self, api_name: str, params: Mapping[str, Any], fields: Sequence[str]) -> _Page:
+        if not self._token:
+            raise TushareAuthError(
+                "no token configured: set the TUSHARE_TOKEN environment variable to your Tushare Pro token",
+                api_name=api_name,
+            )
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return self._call_once(api_name, params, fields)
+            except TushareError as error:
+                self.stats.errors[type(error).__name__] += 1
+                if not error.retryable:
+                    raise
+                if attempt == self._max_attempts:
+                    raise TushareUnavailableError(
+                        f"still failing after {attempt} attempts, last error: {error}", api_name=api_name
+                    ) from error
+                delay = self._retry_delay(attempt, error)
+                self.stats.retries[api_name] += 1
+                self._log.warning(
+                    "Tushare %s attempt %d/%d failed (%s); retrying in %.1fs",
+                    api_name,
+                    attempt,
+                    self._max_attempts,
+                    error,
+                    delay,
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _retry_delay(self, attempt: int, error: TushareError) -> float:
+        if isinstance(error, TushareRateLimitError):
+            # The server's window is a sliding minute that also counts rejected calls: wait it out.
+            return self._cooldown
+        ceiling = min(self._max_backoff, self._backoff * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _call_once(self, api_name: str, params: Mapping[str, Any], fields: Sequence[str]) -> _Page:
+        if self._budget is not None:
+            self.stats.budget_wait_seconds += self._budget.acquire(api_name)
+        self.stats.calls[api_name] += 1
+        body = {"api_name": api_name, "token": self._token, "params": dict(params), "fields": ",".join(fields)}
+        url = f"{self._api_url}/{api_name}"
+        try:
+            response = self._session.post(url, json=body, timeout=self._timeout)
+            text = response.text
+        except requests.Timeout:
+            raise TushareTransportError(f"no answer within {self._timeout}s from {url}", api_name=api_name) from None
+        except requests.RequestException as error:
+            raise TushareTransportError(
+                f"cannot reach {url} ({type(error).__name__}); check TUSHARE_API_URL and the network",
+                api_name=api_name,
+            ) from None
+        if response.status_code == 429:
+            raise TushareRateLimitError(f"HTTP 429 from {url}", api_name=api_name)
+        if response.status_code >= 500:
+            raise TushareTransportError(f"HTTP {response.status_code} from {url}", api_name=api_name)
+        if response.status_code >= 400:
+            raise TushareError(
+                f"HTTP {response.status_code} from {url}: is TUSHARE_API_URL the Tushare data API base "
+                "(e.g. http://api.waditu.com/dataapi)?",
+                api_name=api_name,
+            )
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            raise TushareTransportError(
+                f"answer is not valid JSON (cut off or not Tushare), {len(text)} bytes: {text[:80]!r}",
+                api_name=api_name,
+            ) from None
+        return self._parse(api_name, answer, fields)
+
+    def _parse(self, api_name: str, answer: Any, fields: Sequence[str]) -> _Page:
+        if not isinstance(answer, dict) or "code" not in answer:
+            raise TushareSchemaError(f"answer has no `code`: {str(answer)[:120]}", api_name=api_name)
+        if answer.get("synthetic"):
+            self.stats.synthetic = True
+        if answer["code"] != 0:
+            raise classify(answer["code"], answer.get("msg"), api_name)
+        data = answer.get("data")
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("fields"), list)
+            or not isinstance(data.get("items"), list)
+        ):
+            raise TushareSchemaError(
+                f"answer with code 0 lacks data.fields/data.items: {str(answer)[:120]}", api_name=api_name
+            )
+        answer_fields = tuple(data["fields"])
+        missing = [name for name in fields if name not in answer_fields]
+        if missing:
+            raise TushareSchemaError(f"answer lacks requested fields {missing}", api_name=api_name)
+        width = len(answer_fields)
+        for index, item in enumerate(data["items"]):
+            if not isinstance(item, list) or len(item) != width:
+                raise TushareSchemaError(
+                    f"row {index} has {len(item) if isinstance(item, list) else 'no'} values for {width} fields",
+                    api_name=api_name,
+                )
+        has_more = data.get("has_more")
+        return _Page(answer_fields, data["items"], has_more if isinstance(has_more, bool) else None)
+
+    def close(self) -> None:
+        self._session.close()

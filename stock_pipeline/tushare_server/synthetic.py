@@ -1,0 +1,329 @@
+"""Deterministic SYNTHETIC A-share market data for the bundled Tushare-compatible server.
+
+Nothing here is real market data. It is shaped like it, so that a sync can be tested end to end:
+codes per board (.SH/.SZ/.BJ), listings and delistings, suspended listings, trading suspensions,
+ex-dividend steps in `adj_factor` with the matching ex-rights `pre_close`, and daily moves that stay
+inside each board's price limit. Every value is a pure function of (seed, stock, trading day), so any
+date can be generated on demand, in any order, and always the same.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property
+
+import numpy as np
+
+FIRST_TRADING_DAY = date(1990, 12, 19)
+# Percentage price limit, first listing date, volatility scale and share of listings, per board.
+BOARDS = {
+    "SSE_MAIN": {
+        "market": "主板",
+        "exchange": "SSE",
+        "suffix": "SH",
+        "prefixes": ("600", "601", "603", "605"),
+        "limit": 0.10,
+        "opens": date(1990, 12, 19),
+        "scale": 1.0,
+        "weight": 0.38,
+    },
+    "SZSE_MAIN": {
+        "market": "主板",
+        "exchange": "SZSE",
+        "suffix": "SZ",
+        "prefixes": ("000", "001", "002", "003"),
+        "limit": 0.10,
+        "opens": date(1991, 4, 3),
+        "scale": 1.0,
+        "weight": 0.28,
+    },
+    "CHINEXT": {
+        "market": "创业板",
+        "exchange": "SZSE",
+        "suffix": "SZ",
+        "prefixes": ("300", "301"),
+        "limit": 0.20,
+        "opens": date(2009, 10, 30),
+        "scale": 2.0,
+        "weight": 0.18,
+    },
+    "STAR": {
+        "market": "科创板",
+        "exchange": "SSE",
+        "suffix": "SH",
+        "prefixes": ("688",),
+        "limit": 0.20,
+        "opens": date(2019, 7, 22),
+        "scale": 2.0,
+        "weight": 0.10,
+    },
+    "BSE": {
+        "market": "北交所",
+        "exchange": "BSE",
+        "suffix": "BJ",
+        "prefixes": ("920",),
+        "limit": 0.30,
+        "opens": date(2021, 11, 15),
+        "scale": 3.0,
+        "weight": 0.06,
+    },
+}
+AREAS = ("北京", "上海", "深圳", "浙江", "江苏", "广东", "山东", "四川", "湖北", "福建")
+INDUSTRIES = ("银行", "软件服务", "半导体", "医药", "汽车配件", "化工原料", "电气设备", "食品", "房地产", "证券")
+SUSPENSION_BLOCK_DAYS = 3
+DIVIDEND_INTERVAL_DAYS = 244
+
+
+def _hash(*parts: np.ndarray | int) -> np.ndarray:
+    """A vectorised integer hash mapped to floats in [0, 1)."""
+    value = np.uint64(0x9E3779B97F4A7C15)
+    for part in parts:
+        value = value ^ (np.asarray(part, dtype=np.uint64) + np.uint64(0x632BE59BD9B4E019))
+        value = value * np.uint64(0xBF58476D1CE4E5B9)
+        value = value ^ (value >> np.uint64(31))
+    return (value >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _holidays(year: int) -> set[date]:
+    """Synthetic exchange holidays: fixed-date ones plus a spring festival week that drifts by year."""
+    spring = date(year, 1, 21) + timedelta(days=(year * 11) % 27)
+    days = {date(year, 1, 1), date(year, 4, 5)}
+    days |= {spring + timedelta(days=offset) for offset in range(7)}
+    days |= {date(year, 5, day) for day in (1, 2, 3)}
+    days |= {date(year, 10, day) for day in range(1, 8)}
+    return days
+
+
+@dataclass(frozen=True)
+class Calendar:
+    days: tuple[date, ...]
+    is_open: tuple[bool, ...]
+
+    @classmethod
+    def build(cls, last_day: date) -> "Calendar":
+        days, flags = [], []
+        holidays: set[date] = set()
+        for year in range(FIRST_TRADING_DAY.year, last_day.year + 1):
+            holidays |= _holidays(year)
+        day = FIRST_TRADING_DAY
+        while day <= last_day:
+            days.append(day)
+            flags.append(day.weekday() < 5 and day not in holidays)
+            day += timedelta(days=1)
+        return cls(tuple(days), tuple(flags))
+
+    @cached_property
+    def open_days(self) -> tuple[date, ...]:
+        return tuple(day for day, flag in zip(self.days, self.is_open, strict=True) if flag)
+
+    @cached_property
+    def open_index(self) -> dict[date, int]:
+        return {day: index for index, day in enumerate(self.open_days)}
+
+    def first_open_on_or_after(self, day: date) -> int:
+        from bisect import bisect_left
+
+        return bisect_left(self.open_days, day)
+
+
+class SyntheticMarket:
+    """A synthetic universe of `n_stocks` A-shares over a synthetic exchange calendar."""
+
+    def __init__(self, n_stocks: int = 5000, seed: int = 20240101, calendar_until: date | None = None):
+        self.seed = seed
+        self.calendar = Calendar.build(calendar_until or date(datetime.now().year + 1, 12, 31))
+        self._build_universe(n_stocks)
+
+    def _build_universe(self, n: int) -> None:
+        rng = np.random.default_rng(self.seed)
+        names = list(BOARDS)
+        board = rng.choice(len(names), size=n, p=[BOARDS[b]["weight"] for b in names])
+        horizon = self.calendar.first_open_on_or_after(date(2026, 6, 30))
+        codes, list_idx = [], np.zeros(n, dtype=np.int64)
+        counters = {b: 0 for b in names}
+        for i in range(n):
+            spec = BOARDS[names[board[i]]]
+            number = counters[names[board[i]]]
+            counters[names[board[i]]] += 1
+            prefix = spec["prefixes"][number // 999 % len(spec["prefixes"])]
+            codes.append(f"{prefix}{number % 999 + 1:03d}.{spec['suffix']}")
+            opens = self.calendar.first_open_on_or_after(spec["opens"])
+            # Listings grow over time, as on the real exchanges.
+            list_idx[i] = opens + int((horizon - opens) * rng.random() ** 0.6)
+        if len(set(codes)) != n:
+            raise ValueError(f"{n} stocks exceed the synthetic code ranges; use at most 4000")
+        order = np.argsort(codes)
+        self.ts_code = np.array(codes)[order]
+        self.board = np.array([names[b] for b in board])[order]
+        self.list_idx = list_idx[order]
+        n_days = len(self.calendar.open_days)
+        never = np.int64(n_days + 10)
+        delisted = rng.random(n) < 0.08
+        self.delist_idx = np.where(delisted, self.list_idx + 250 + (rng.random(n) * 4000).astype(np.int64), never)
+        # A few stocks have their listing suspended (status P): no trading from that day on.
+        suspended = (~delisted) & (rng.random(n) < 0.01)
+        self.pause_idx = np.where(suspended, self.list_idx + 120 + (rng.random(n) * 3000).astype(np.int64), never)
+        self.limit = np.array([BOARDS[b]["limit"] for b in self.board])
+        scale = np.array([BOARDS[b]["scale"] for b in self.board])
+        self.base_price = np.exp(rng.uniform(np.log(3.0), np.log(60.0), n))
+        self.drift = rng.uniform(-0.0004, 0.0006, n) * scale
+        self.frequency = rng.uniform(0.01, 0.08, n)
+        self.amplitude = (0.008 * scale / self.frequency) * rng.uniform(0.2, 1.0, n)
+        self.phase = rng.uniform(0, 2 * np.pi, n)
+        self.jitter = 0.005 * scale * rng.uniform(0.3, 1.0, n)
+        self.dividend_offset = rng.integers(20, DIVIDEND_INTERVAL_DAYS, n)
+        self.dividend_rate = rng.uniform(0.005, 0.06, n)
+        self.total_share = np.round(rng.uniform(1e4, 5e5, n), 4)  # 10k shares
+        self.float_share = np.round(self.total_share * rng.uniform(0.4, 1.0, n), 4)
+        self.free_share = np.round(self.float_share * rng.uniform(0.5, 0.95, n), 4)
+        self.eps = rng.normal(0.4, 0.5, n)  # negative for loss makers: pe is null
+        self.bps = rng.uniform(1.0, 20.0, n)
+        self.sales_ps = rng.uniform(0.5, 30.0, n)
+        self.turnover_base = rng.uniform(0.2, 4.0, n)
+        self.area = np.array(AREAS)[rng.integers(0, len(AREAS), n)]
+        self.industry = np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)]
+        self.index = np.arange(n)
+
+    # -- reference data ------------------------------------------------------------------------------
+
+    def day_index(self, day: date) -> int | None:
+        return self.calendar.open_index.get(day)
+
+    def stocks(self, today: date) -> list[dict]:
+        """stock_basic as known on `today`: stocks listed by then, with their status that day."""
+        today_idx = self.calendar.first_open_on_or_after(today + timedelta(days=1)) - 1
+        days = self.calendar.open_days
+        rows = []
+        for i in np.flatnonzero(self.list_idx <= today_idx):
+            board = BOARDS[self.board[i]]
+            code = self.ts_code[i]
+            if self.delist_idx[i] <= today_idx:
+                status, delist = "D", days[self.delist_idx[i]].strftime("%Y%m%d")
+            elif self.pause_idx[i] <= today_idx:
+                status, delist = "P", None
+            else:
+                status, delist = "L", None
+            number = int(i) + 1
+            rows.append(
+                {
+                    "ts_code": code,
+                    "symbol": code[:6],
+                    "name": f"合成{number:04d}",
+                    "area": str(self.area[i]),
+                    "industry": str(self.industry[i]),
+                    "fullname": f"合成样本{number:04d}股份有限公司（虚构）",
+                    "enname": f"Synthetic Sample {number:04d} Co., Ltd. (fictitious)",
+                    "cnspell": f"hc{number:04d}",
+                    "market": board["market"],
+                    "exchange": board["exchange"],
+                    "curr_type": "CNY",
+                    "list_status": status,
+                    "list_date": days[self.list_idx[i]].strftime("%Y%m%d"),
+                    "delist_date": delist,
+                    "is_hs": "N",
+                    "act_name": None,
+                    "act_ent_type": None,
+                }
+            )
+        return rows
+
+    # -- market data for one trading day -------------------------------------------------------------
+
+    def listed_mask(self, t: int, stocks: np.ndarray) -> np.ndarray:
+        return (self.list_idx[stocks] <= t) & (t < self.delist_idx[stocks])
+
+    def traded_mask(self, t: int, stocks: np.ndarray) -> np.ndarray:
+        return self.listed_mask(t, stocks) & (t < self.pause_idx[stocks]) & ~self._suspended(t, stocks)
+
+    def _suspended(self, t: int | np.ndarray, stocks: np.ndarray) -> np.ndarray:
+        # Short suspensions in every other 3-day block only, so a stock is never out for longer than
+        # one block and its first move back stays within the price limit.
+        block = np.asarray(t) // SUSPENSION_BLOCK_DAYS
+        return (block % 2 == 0) & (_hash(self.seed, stocks, block, 1) < 0.02)
+
+    def _price(self, t: int | np.ndarray, stocks: np.ndarray) -> np.ndarray:
+        """Back-adjusted (hfq) price: smooth trend plus a bounded deterministic jitter."""
+        age = np.asarray(t) - self.list_idx[stocks]
+        log_price = (
+            np.log(self.base_price[stocks])
+            + self.drift[stocks] * age
+            + self.amplitude[stocks] * np.sin(self.frequency[stocks] * age + self.phase[stocks])
+            + self.jitter[stocks] * (2 * _hash(self.seed, stocks, t, 2) - 1)
+        )
+        return np.exp(log_price)
+
+    def _adj(self, t: int | np.ndarray, stocks: np.ndarray) -> np.ndarray:
+        age = np.asarray(t) - self.list_idx[stocks]
+        events = np.where(
+            age >= self.dividend_offset[stocks], (age - self.dividend_offset[stocks]) // DIVIDEND_INTERVAL_DAYS + 1, 0
+        )
+        return np.round((1 + self.dividend_rate[stocks]) ** events, 3)
+
+    def _previous_traded(self, t: int, stocks: np.ndarray) -> np.ndarray:
+        """The last day before `t` each stock traded; the day before listing for new listings."""
+        previous = np.full(len(stocks), -1, dtype=np.int64)
+        for back in range(1, 2 * SUSPENSION_BLOCK_DAYS + 2):
+            open_mask = (previous < 0) & ~self._suspended(t - back, stocks)
+            previous[open_mask] = t - back
+        return np.maximum(previous, self.list_idx[stocks] - 1)
+
+    def adj_factor(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        stocks = stocks[self.listed_mask(t, stocks)]
+        return {"ts_code": self.ts_code[stocks], "adj_factor": self._adj(t, stocks)}
+
+    def daily(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        stocks = stocks[self.traded_mask(t, stocks)]
+        adj = self._adj(t, stocks)
+        close = np.round(self._price(t, stocks) / adj, 2)
+        # The ex-rights reference price: yesterday's close restated with today's factor.
+        pre_close = np.round(self._price(self._previous_traded(t, stocks), stocks) / adj, 2)
+        limit = self.limit[stocks]
+        up, down = np.round(pre_close * (1 + limit), 2), np.round(pre_close * (1 - limit), 2)
+        scale = limit * 0.1
+        open_ = np.clip(pre_close * np.exp(scale * (2 * _hash(self.seed, stocks, t, 3) - 1) * 0.5), down, up)
+        high = np.clip(np.maximum(open_, close) * (1 + scale * _hash(self.seed, stocks, t, 4)), None, up)
+        low = np.clip(np.minimum(open_, close) * (1 - scale * _hash(self.seed, stocks, t, 5)), down, None)
+        open_, high, low = np.round(open_, 2), np.round(high, 2), np.round(low, 2)
+        vol = np.round(
+            self.float_share[stocks] * self.turnover_base[stocks] * (0.5 + _hash(self.seed, stocks, t, 6)), 2
+        )
+        amount = np.round(vol * 100 * (open_ + high + low + close) / 4 / 1000, 3)
+        change = np.round(close - pre_close, 2)
+        return {
+            "ts_code": self.ts_code[stocks],
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "pre_close": pre_close,
+            "change": change,
+            "pct_chg": np.round(change / pre_close * 100, 4),
+            "vol": vol,
+            "amount": amount,
+        }
+
+    def daily_basic(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        bars = self.daily(t, stocks)
+        stocks = stocks[self.traded_mask(t, stocks)]
+        close = bars["close"]
+        turnover = bars["vol"] * 100 / (self.float_share[stocks] * 1e4) * 100
+        eps = self.eps[stocks]
+        pe = np.where(eps > 0, close / np.where(eps > 0, eps, 1), np.nan)
+        return {
+            "ts_code": bars["ts_code"],
+            "close": close,
+            "turnover_rate": np.round(turnover, 4),
+            "turnover_rate_f": np.round(turnover * self.float_share[stocks] / self.free_share[stocks], 4),
+            "volume_ratio": np.round(0.5 + 1.5 * _hash(self.seed, stocks, t, 7), 2),
+            "pe": np.round(pe, 4),
+            "pe_ttm": np.round(pe * 1.05, 4),
+            "pb": np.round(close / self.bps[stocks], 4),
+            "ps": np.round(close / self.sales_ps[stocks], 4),
+            "ps_ttm": np.round(close / self.sales_ps[stocks] * 0.97, 4),
+            "dv_ratio": np.round(self.dividend_rate[stocks] * 40, 4),
+            "dv_ttm": np.round(self.dividend_rate[stocks] * 42, 4),
+            "total_share": self.total_share[stocks],
+            "float_share": self.float_share[stocks],
+            "free_share": self.free_share[stocks],
+            "total_mv": np.round(close * self.total_share[stocks], 4),
+            "circ_mv": np.round(close * self.float_share[stocks], 4),
+        }

@@ -1,0 +1,300 @@
+"""The warehouse: one table per dataset (named as the Tushare API, columns as its fields), written in
+bulk and atomically.
+
+Writes go through the fastest path each database offers: PostgreSQL `COPY` (into a temporary table
+first when rows are merged), SQLite `executemany`, always inside one transaction per partition, so a
+crash leaves the previous state and a re-run leaves exactly the same rows.
+"""
+
+import csv
+import io
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from stock_pipeline.database import create_engine, ensure_tables, is_postgres
+from stock_pipeline.datasets import ALL_DATASETS, STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline.tushare.client import TushareFrame
+from stock_pipeline.tushare.errors import TushareSchemaError
+
+_COLUMN_TYPES = {"str": sa.String, "date": sa.Date, "int": sa.Integer, "float": lambda: sa.Float(53)}
+_ALLOWED_TYPES = {
+    "str": {str, type(None)},
+    "date": {str, type(None)},
+    "int": {int, type(None)},
+    "float": {float, int, type(None)},
+}
+_TUSHARE_DATE = re.compile(r"\d{8}")
+
+metadata = sa.MetaData()
+
+
+def _dataset_table(dataset: TushareDataset) -> sa.Table:
+    table_columns = [
+        sa.Column(column.name, _COLUMN_TYPES[column.kind](), nullable=column.name not in dataset.key)
+        for column in dataset.columns
+    ]
+    indexes = []
+    if dataset.date_column:
+        indexes.append(sa.Index(f"ix_{dataset.api_name}_{dataset.date_column}", dataset.date_column))
+    return sa.Table(
+        dataset.api_name,
+        metadata,
+        *table_columns,
+        sa.PrimaryKeyConstraint(*dataset.key, name=f"pk_{dataset.api_name}"),
+        *indexes,
+        comment=dataset.description,
+    )
+
+
+TABLES = {dataset.api_name: _dataset_table(dataset) for dataset in ALL_DATASETS}
+
+partition_sync_log = sa.Table(
+    "partition_sync_log",
+    metadata,
+    sa.Column("dataset", sa.String(64), primary_key=True),
+    sa.Column("partition_key", sa.String(64), primary_key=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+    comment="One row per partition written, committed in the same transaction as its data.",
+)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows of one dataset held column by column (the dataset's column order), type-checked.
+
+    Dates stay Tushare `YYYYMMDD` strings; `Warehouse` renders them for each database.
+    """
+
+    columns: tuple[tuple[Any, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def rows(self) -> Iterator[tuple]:
+        return zip(*self.columns)
+
+
+def frame_to_batch(dataset: TushareDataset, frame: TushareFrame) -> Batch:
+    """Check an answer's values against the dataset's column kinds, column by column at C speed."""
+    if not frame.items:
+        return Batch(())
+    positions = {name: index for index, name in enumerate(frame.fields)}
+    transposed = list(zip(*frame.items, strict=True))
+    ordered = []
+    for column in dataset.columns:
+        values = transposed[positions[column.name]]
+        bad_types = set(map(type, values)) - _ALLOWED_TYPES[column.kind]
+        if column.kind == "int" and bad_types <= {str}:
+            values, bad_types = _parse_int_strings(dataset, column.name, values), set()
+        if bad_types:
+            sample = next(value for value in values if type(value) in bad_types)
+            raise TushareSchemaError(
+                f"column `{column.name}` should hold {column.kind} values but has {sample!r}",
+                api_name=dataset.api_name,
+            )
+        if column.kind == "date":
+            malformed = [value for value in values if value is not None and not _TUSHARE_DATE.fullmatch(value)]
+            if malformed:
+                raise TushareSchemaError(
+                    f"column `{column.name}` should hold YYYYMMDD dates but has {malformed[0]!r}",
+                    api_name=dataset.api_name,
+                )
+        if column.name in dataset.key and None in values:
+            raise TushareSchemaError(f"key column `{column.name}` has empty values", api_name=dataset.api_name)
+        ordered.append(values)
+    return _without_duplicates(dataset, Batch(tuple(ordered)))
+
+
+def _without_duplicates(dataset: TushareDataset, batch: Batch) -> Batch:
+    """Drop rows repeated verbatim (pages can overlap); refuse rows that share a key but disagree."""
+    key_positions = [dataset.fields.index(name) for name in dataset.key]
+    keys = list(zip(*(batch.columns[position] for position in key_positions)))
+    if len(set(keys)) == len(keys):
+        return batch
+    unique_rows = list(dict.fromkeys(batch.rows()))
+    unique_keys = {tuple(row[position] for position in key_positions) for row in unique_rows}
+    if len(unique_keys) != len(unique_rows):
+        raise TushareSchemaError(
+            f"answer has {len(unique_rows) - len(unique_keys)} rows that share a key {dataset.key} "
+            "but differ in values (the data changed while it was paged?)",
+            api_name=dataset.api_name,
+        )
+    return Batch(tuple(zip(*unique_rows)))
+
+
+def _parse_int_strings(dataset: TushareDataset, name: str, values: Sequence[Any]) -> tuple:
+    # `trade_cal.is_open` is documented as a string but sent as a JSON integer; accept both spellings.
+    try:
+        return tuple(None if value is None else int(value) for value in values)
+    except ValueError:
+        raise TushareSchemaError(f"column `{name}` should hold integers", api_name=dataset.api_name) from None
+
+
+def tushare_date(value: date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+class Warehouse:
+    def __init__(self, url: str):
+        self.engine = create_engine(url)
+        self._postgres = is_postgres(self.engine)
+
+    def create_tables(self) -> None:
+        ensure_tables(self.engine, metadata)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def replace_date(self, dataset: TushareDataset, day: date, batch: Batch, run_id: str | None = None) -> None:
+        """Atomically replace one trading date of a dataset and log the partition as synced."""
+        table = TABLES[dataset.api_name]
+        with self.engine.begin() as conn:
+            conn.execute(table.delete().where(table.c[dataset.date_column] == day))
+            self._bulk_insert(conn, table.name, dataset, batch)
+            self._log_partition(conn, dataset, day.isoformat(), len(batch), run_id)
+
+    def upsert(self, dataset: TushareDataset, batch: Batch, run_id: str | None = None) -> None:
+        """Insert new rows and update existing ones by primary key; never deletes (nothing is pruned)."""
+        table = TABLES[dataset.api_name]
+        with self.engine.begin() as conn:
+            if self._postgres:
+                staging = f"staging_{dataset.api_name}"
+                conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {self._quote(table.name)}) ON COMMIT DROP")
+                self._bulk_insert(conn, staging, dataset, batch)
+                conn.exec_driver_sql(
+                    f"INSERT INTO {self._quote(table.name)} SELECT * FROM {staging}" + self._on_conflict_update(dataset)
+                )
+            elif len(batch):
+                conn.exec_driver_sql(
+                    self._insert_sql(table.name, dataset) + self._on_conflict_update(dataset),
+                    list(self._sqlite_rows(dataset, batch)),
+                )
+            self._log_partition(conn, dataset, "__all__", len(batch), run_id)
+
+    def _bulk_insert(self, conn: sa.Connection, table_name: str, dataset: TushareDataset, batch: Batch) -> None:
+        if not len(batch):
+            return
+        if not self._postgres:
+            conn.exec_driver_sql(self._insert_sql(table_name, dataset), list(self._sqlite_rows(dataset, batch)))
+            return
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(batch.rows())  # PostgreSQL parses YYYYMMDD dates natively
+        buffer.seek(0)
+        columns = ", ".join(self._quote(name) for name in dataset.fields)
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.copy_expert(f"COPY {self._quote(table_name)} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+        finally:
+            cursor.close()
+
+    def _insert_sql(self, table_name: str, dataset: TushareDataset) -> str:
+        columns = ", ".join(self._quote(name) for name in dataset.fields)
+        placeholders = ", ".join("?" for _ in dataset.fields)
+        return f"INSERT INTO {self._quote(table_name)} ({columns}) VALUES ({placeholders})"
+
+    def _on_conflict_update(self, dataset: TushareDataset) -> str:
+        key = ", ".join(self._quote(name) for name in dataset.key)
+        updates = ", ".join(
+            f"{self._quote(name)} = excluded.{self._quote(name)}" for name in dataset.fields if name not in dataset.key
+        )
+        return f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+    @staticmethod
+    def _sqlite_rows(dataset: TushareDataset, batch: Batch) -> Iterator[tuple]:
+        # SQLAlchemy's SQLite Date type stores ISO strings; keep that format so typed reads work.
+        columns = [
+            tuple(None if value is None else f"{value[:4]}-{value[4:6]}-{value[6:]}" for value in values)
+            if column.kind == "date"
+            else values
+            for column, values in zip(dataset.columns, batch.columns, strict=True)
+        ]
+        return zip(*columns)
+
+    def _log_partition(self, conn, dataset: TushareDataset, key: str, rows: int, run_id: str | None) -> None:
+        values = {
+            "dataset": dataset.api_name,
+            "partition_key": key,
+            "rows": rows,
+            "run_id": run_id,
+            "synced_at": datetime.now(UTC),
+        }
+        conn.execute(
+            partition_sync_log.delete().where(
+                partition_sync_log.c.dataset == dataset.api_name, partition_sync_log.c.partition_key == key
+            )
+        )
+        conn.execute(partition_sync_log.insert().values(**values))
+
+    def _quote(self, name: str) -> str:
+        return self.engine.dialect.identifier_preparer.quote(name)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def calendar(self, exchange: str = "SSE") -> dict[date, bool]:
+        """Trading calendar known to the warehouse: date -> open?"""
+        table = TABLES[TRADE_CAL.api_name]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table.c.cal_date, table.c.is_open).where(table.c.exchange == exchange)).all()
+        return {cal_date: bool(is_open) for cal_date, is_open in rows}
+
+    def listed_counts(self, days: Iterable[date]) -> dict[date, int]:
+        """Stocks listed on each day (listed on or before it, not delisted by it), from `stock_basic`."""
+        table = TABLES[STOCK_BASIC.api_name]
+        with self.engine.connect() as conn:
+            spans = conn.execute(sa.select(table.c.list_date, table.c.delist_date)).all()
+        listed = sorted(list_date for list_date, _ in spans if list_date is not None)
+        delisted = sorted(delist_date for _, delist_date in spans if delist_date is not None)
+        return {day: bisect_right(listed, day) - bisect_right(delisted, day) for day in days}
+
+    def date_stats(self, dataset: TushareDataset, days: Sequence[date]) -> dict[date, dict[str, int]]:
+        """Per trading date: rows, distinct keys and (for bars) rows breaking OHLC/volume sanity."""
+        table = TABLES[dataset.api_name]
+        day_column = table.c[dataset.date_column]
+        other_key = [table.c[name] for name in dataset.key if name != dataset.date_column]
+        measures = [
+            sa.func.count().label("rows"),
+            sa.func.count(sa.distinct(*other_key)).label("distinct_keys"),
+        ]
+        if {"open", "high", "low", "close", "vol"} <= set(dataset.fields):
+            c = table.c
+            insane = sa.or_(
+                c.low > c.open, c.low > c.close, c.high < c.open, c.high < c.close, c.low > c.high, c.vol < 0
+            )
+            measures.append(sa.func.sum(sa.case((insane, 1), else_=0)).label("insane_rows"))
+        stats = {day: {"rows": 0, "distinct_keys": 0, "insane_rows": 0} for day in days}
+        with self.engine.connect() as conn:
+            for chunk_start in range(0, len(days), 500):
+                chunk = list(days[chunk_start : chunk_start + 500])
+                result = conn.execute(
+                    sa.select(day_column, *measures).where(day_column.in_(chunk)).group_by(day_column)
+                )
+                for row in result.mappings():
+                    stats[row[dataset.date_column]].update(
+                        {key: int(value or 0) for key, value in row.items() if key != dataset.date_column}
+                    )
+        return stats
+
+    def synced_partitions(self, dataset: TushareDataset, run_id: str) -> set[str]:
+        """Partitions of a dataset that this run has already committed (for step retries)."""
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    sa.select(partition_sync_log.c.partition_key).where(
+                        partition_sync_log.c.dataset == dataset.api_name, partition_sync_log.c.run_id == run_id
+                    )
+                ).scalars()
+            )
+
+    def count_rows(self, dataset: TushareDataset) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(TABLES[dataset.api_name])).scalar_one()
