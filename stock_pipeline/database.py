@@ -25,6 +25,9 @@ def create_engine(url: str) -> sa.Engine:
         )
     if parsed.get_backend_name() == "sqlite":
         return _create_sqlite_engine(parsed)
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the bulk path uses psycopg2's COPY.
+        parsed = parsed.set(drivername="postgresql+psycopg2")
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except ModuleNotFoundError as error:

@@ -2,13 +2,11 @@ import dagster as dg
 
 from stock_pipeline import settings
 from stock_pipeline.assets.market import MARKET_GROUP, stock_basic, trade_cal, trade_date_assets
-from stock_pipeline.partitions import trading_days
 from stock_pipeline.resources import TushareResource, WarehouseResource
 
 market_data_job = dg.define_asset_job(
     "market_data_job",
     selection=dg.AssetSelection.groups(MARKET_GROUP),
-    partitions_def=trading_days,
     description="Daily bars, adjustment factors and daily indicators for a range of trading dates.",
 )
 reference_data_job = dg.define_asset_job(

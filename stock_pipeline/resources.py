@@ -39,6 +39,9 @@ class TushareResource(dg.ConfigurableResource):
         default=200, description="Budget per API shared by all processes (0 = unlimited); 200 suits 2000 points."
     )
     calls_per_minute_by_api: dict[str, int] = Field(default_factory=dict, description="Per-API overrides.")
+    rate_window_seconds: float = Field(
+        default=60.0, description="Length of the server's sliding rate window: a minute on the real service."
+    )
     budget_db_url: str | None = Field(
         default=None, description="Database holding the shared call budget; default: the warehouse database."
     )
@@ -51,7 +54,10 @@ class TushareResource(dg.ConfigurableResource):
 
     def client(self) -> TushareClient:
         budget = CallBudget(
-            self.budget_db_url or settings.db_url(), self.calls_per_minute, self.calls_per_minute_by_api
+            self.budget_db_url or settings.db_url(),
+            self.calls_per_minute,
+            self.calls_per_minute_by_api,
+            window_seconds=self.rate_window_seconds,
         )
         return TushareClient(
             self.token,

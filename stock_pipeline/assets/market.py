@@ -118,7 +118,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         client, store = tushare.client(), warehouse.open()
         started = time.monotonic()
         with _failing_clearly():
-            report = sync.sync_trade_dates(client, store, dataset, days, run_id=context.run_id, log=context.log)
+            report = sync.sync_trade_dates(client, store, dataset, days, run_id=context.run.run_id, log=context.log)
         written = sorted(report.dates_written + report.dates_already_synced)
         rows_per_date = report.rows_by_date.values()
         open_dates = len(report.dates_written)

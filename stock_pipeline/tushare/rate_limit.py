@@ -32,6 +32,7 @@ class CallBudget:
         url: str,
         calls_per_minute: int,
         per_api: Mapping[str, int] | None = None,
+        window_seconds: float = WINDOW_SECONDS,
         safety_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -41,7 +42,7 @@ class CallBudget:
         self._per_api = dict(per_api or {})
         # Requests reach the server a little after they leave; widen the window so the server's
         # 60 seconds never hold more calls than the budget.
-        self._window = WINDOW_SECONDS + safety_seconds
+        self._window = window_seconds + safety_seconds
         self._clock = clock
         self._sleep = sleep
         self._engine: sa.Engine | None = None

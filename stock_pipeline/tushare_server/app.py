@@ -69,6 +69,7 @@ class ServerConfig:
     # Calls per minute per API; None = by the token's points tier, 0 = unlimited.
     rate_limits: dict[str, int] = field(default_factory=dict)
     rate_limit_default: int | None = None
+    rate_window_seconds: float = 60.0
     row_caps: dict[str, int] = field(default_factory=dict)
     # Scripted faults: [{"api": "daily" | "*", "kind": K, "times": n}] consumed in order.
     faults: list[dict[str, Any]] = field(default_factory=list)
@@ -172,7 +173,7 @@ class TushareStandIn:
         with self._lock:
             window = self._windows.setdefault((token, api_name), deque())
             now = time.monotonic()
-            while window and window[0] <= now - 60:
+            while window and window[0] <= now - self.config.rate_window_seconds:
                 window.popleft()
             window.append(now)
             return len(window) <= limit
