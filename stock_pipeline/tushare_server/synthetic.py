@@ -74,12 +74,13 @@ DIVIDEND_INTERVAL_DAYS = 244
 
 
 def _hash(*parts: np.ndarray | int) -> np.ndarray:
-    """A vectorised integer hash mapped to floats in [0, 1)."""
+    """A vectorised integer hash mapped to floats in [0, 1); multiplication wraps by design."""
     value = np.uint64(0x9E3779B97F4A7C15)
-    for part in parts:
-        value = value ^ (np.asarray(part, dtype=np.uint64) + np.uint64(0x632BE59BD9B4E019))
-        value = value * np.uint64(0xBF58476D1CE4E5B9)
-        value = value ^ (value >> np.uint64(31))
+    with np.errstate(over="ignore"):
+        for part in parts:
+            value = value ^ (np.asarray(part, dtype=np.uint64) + np.uint64(0x632BE59BD9B4E019))
+            value = value * np.uint64(0xBF58476D1CE4E5B9)
+            value = value ^ (value >> np.uint64(31))
     return (value >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
