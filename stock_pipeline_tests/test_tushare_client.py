@@ -75,7 +75,9 @@ def test_persistent_failure_ends_with_a_clear_error_after_the_last_attempt(serve
 def test_unreachable_url_names_the_setting_to_check():
     client = TushareClient(TEST_TOKEN, "http://127.0.0.1:9/dataapi", max_attempts=2, backoff_seconds=0.01)
 
-    with pytest.raises(TushareUnavailableError, match="cannot reach http://127.0.0.1:9/dataapi/daily.*TUSHARE_API_URL"):
+    with pytest.raises(
+        TushareUnavailableError, match=r"cannot reach http://127.0.0.1:9/dataapi/daily.*TUSHARE_API_URL"
+    ):
         client.query("daily", TRADE_DATE)
 
 
@@ -83,7 +85,7 @@ def test_wrong_base_url_fails_at_once_on_http_404(server):
     client = _client(server)
     client_404 = TushareClient(server.token, f"{server.base}/_admin", max_attempts=4)
 
-    with pytest.raises(TushareError, match="HTTP 404.*TUSHARE_API_URL"):
+    with pytest.raises(TushareError, match=r"HTTP 404.*TUSHARE_API_URL"):
         client_404.query("daily", TRADE_DATE)
     assert client_404.stats.calls["daily"] == 1
     assert client.stats.total_calls() == 0

@@ -45,7 +45,7 @@ def test_a_write_failing_midway_leaves_the_previous_state(warehouse, warehouse_u
     # Two rows with one key get past the old rows' DELETE and then break the primary key mid-insert.
     colliding = Batch(tuple(zip(*[tuple(_bar("000002.SZ")), tuple(_bar("000002.SZ", 11.0))], strict=True)))
 
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         warehouse.replace_date(DAILY, DAY, colliding)
 
     assert table_rows(warehouse_url, DAILY) == before
