@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up, make sure PostgreSQL is running, lint, and run the whole test suite (PostgreSQL required).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+pg_ready() { python - <<'PY'
+import sys, psycopg2
+try:
+    psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test", connect_timeout=3).close()
+except Exception as error:
+    sys.exit(str(error))
+PY
+}
+if ! pg_ready 2>/dev/null; then
+  echo "PostgreSQL is not running; starting it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  for _ in $(seq 30); do pg_ready 2>/dev/null && break; sleep 1; done
+  pg_ready || { echo "PostgreSQL on 127.0.0.1:5432 is required for the tests" >&2; exit 1; }
+fi
+export STOCK_PIPELINE_REQUIRE_POSTGRES=1
+
+ruff check .
+python -m pytest -q "$@"
