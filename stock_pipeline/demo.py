@@ -1,7 +1,7 @@
 """Helpers for scripts/demo.sh: pick the recent trading dates to sync and print what was synced.
 
-    python -m stock_pipeline.demo recent-range --days 20   # prints FIRST...LAST for --partition-range
-    python -m stock_pipeline.demo summary
+python -m stock_pipeline.demo recent-range --days 20   # prints FIRST...LAST for --partition-range
+python -m stock_pipeline.demo summary
 """
 
 import argparse
@@ -21,7 +21,8 @@ def recent_range(warehouse: Warehouse, days: int, now: datetime) -> str:
     last_publication = max(dataset.published_at for dataset in TRADE_DATE_DATASETS)
     today = now.date()
     open_days = sorted(
-        day for day, is_open in warehouse.calendar().items()
+        day
+        for day, is_open in warehouse.calendar().items()
         if is_open and (day < today or (day == today and now.time() >= last_publication))
     )
     if not open_days:
@@ -34,9 +35,11 @@ def summary(warehouse: Warehouse) -> str:
     lines = [f"Warehouse: {warehouse.engine.url.render_as_string(hide_password=True)}"]
     with warehouse.engine.connect() as conn:
         stock_table = TABLES[STOCK_BASIC.api_name]
-        statuses = dict(conn.execute(
-            sa.select(stock_table.c.list_status, sa.func.count()).group_by(stock_table.c.list_status)
-        ).all())
+        statuses = dict(
+            conn.execute(
+                sa.select(stock_table.c.list_status, sa.func.count()).group_by(stock_table.c.list_status)
+            ).all()
+        )
         lines.append(
             f"{'stock_basic':<12} {sum(statuses.values()):>9} stocks  "
             + ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items()))
