@@ -1,9 +1,15 @@
 """Shared fixtures: a real synthetic Tushare server process and a real warehouse (SQLite or PostgreSQL)."""
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import date
+
+# Tests must not see a developer's warehouse or token: the code location reads them when it loads.
+for _name in ("STOCK_PIPELINE_DB_URL", "TUSHARE_TOKEN", "TUSHARE_API_URL", "STOCK_PIPELINE_START_DATE"):
+    os.environ.pop(_name, None)
+os.environ["STOCK_PIPELINE_DATA_DIR"] = tempfile.mkdtemp(prefix="stock_pipeline_tests_")
 
 import dagster as dg
 import pytest
