@@ -62,9 +62,14 @@ def is_postgres(engine: sa.Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def lock_schema(conn: sa.Connection) -> None:
+    """Serialise schema changes across processes for the rest of the transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x5707C9})
+
+
 def ensure_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
     """Create missing tables; safe when several processes start at once."""
     with engine.begin() as conn:
-        if is_postgres(engine):
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x5707C9})
+        lock_schema(conn)
         metadata.create_all(conn)

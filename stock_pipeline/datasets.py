@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Literal
 
+from stock_pipeline import statement_fields
+
 ColumnKind = Literal["str", "date", "int", "float"]
+VERSION_HASH = "version_hash"
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,26 @@ class TushareDataset:
     published_at: time | None = None
     # Share of the stocks listed on a date that one date's answer should cover (asset check).
     min_coverage: float | None = None
+    # For versioned datasets (financial statements): the columns naming one report. Every distinct
+    # version of a report is kept, identified by `version_hash`, a digest of all its fields.
+    report_key: tuple[str, ...] | None = None
+    # The whole-market variant for accounts with 5000 points, called per report period.
+    vip_api_name: str | None = None
+    # The date that the API's start_date/end_date filter: announcement date or report period.
+    date_filter: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """The table's columns: the Tushare fields, plus `version_hash` for versioned datasets."""
+        return self.columns + ((Column(VERSION_HASH, "str"),) if self.report_key else ())
+
+    @property
+    def stored_fields(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.stored_columns)
 
     @property
     def date_columns(self) -> tuple[str, ...]:
@@ -107,6 +126,59 @@ DAILY_BASIC = TushareDataset(
     min_coverage=0.9,
 )
 
+
+def _statement(api_name: str, description: str, fields: str, row_cap: int, date_filter: str) -> TushareDataset:
+    parsed = columns(fields)
+    names = {column.name for column in parsed}
+    return TushareDataset(
+        api_name=api_name,
+        description=description,
+        columns=parsed,
+        key=("ts_code", VERSION_HASH),
+        row_cap=row_cap,
+        report_key=tuple(name for name in ("ts_code", "end_date", "report_type") if name in names),
+        vip_api_name=f"{api_name}_vip",
+        date_filter=date_filter,
+    )
+
+
+INCOME = _statement(
+    "income",
+    "Income statements, every version (original and revised), amounts in yuan.",
+    statement_fields.INCOME_FIELDS,
+    row_cap=500,
+    date_filter="ann_date",
+)
+BALANCESHEET = _statement(
+    "balancesheet",
+    "Balance sheets, every version (original and revised), amounts in yuan.",
+    statement_fields.BALANCESHEET_FIELDS,
+    row_cap=100,
+    date_filter="ann_date",
+)
+CASHFLOW = _statement(
+    "cashflow",
+    "Cash-flow statements, every version (original and revised), amounts in yuan.",
+    statement_fields.CASHFLOW_FIELDS,
+    row_cap=100,
+    date_filter="ann_date",
+)
+FINA_INDICATOR = _statement(
+    "fina_indicator",
+    "Financial indicators per report period, every version.",
+    statement_fields.FINA_INDICATOR_FIELDS,
+    row_cap=100,
+    date_filter="end_date",
+)
+DISCLOSURE_DATE = TushareDataset(
+    api_name="disclosure_date",
+    description="Planned and actual disclosure dates of periodic reports for the open report periods.",
+    columns=columns("ts_code:str ann_date:date end_date:date pre_date:date actual_date:date modify_date:str"),
+    key=("ts_code", "end_date"),
+    row_cap=3000,
+)
+
 TRADE_DATE_DATASETS = (DAILY, ADJ_FACTOR, DAILY_BASIC)
-ALL_DATASETS = (TRADE_CAL, STOCK_BASIC, *TRADE_DATE_DATASETS)
+STATEMENT_DATASETS = (INCOME, BALANCESHEET, CASHFLOW, FINA_INDICATOR)
+ALL_DATASETS = (TRADE_CAL, STOCK_BASIC, *TRADE_DATE_DATASETS, *STATEMENT_DATASETS, DISCLOSURE_DATE)
 DATASETS_BY_API = {dataset.api_name: dataset for dataset in ALL_DATASETS}

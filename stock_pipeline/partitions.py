@@ -7,6 +7,7 @@ still safe: its partition makes no API call and writes nothing.
 """
 
 import logging
+import zlib
 from datetime import date, datetime
 from pathlib import Path
 
@@ -52,3 +53,14 @@ def build_trading_days(start_date: str, holidays: list[date]) -> dg.DailyPartiti
 trading_days = build_trading_days(
     settings.start_date(), known_holidays(settings.db_url(), date.fromisoformat(settings.start_date()))
 )
+
+
+# Financial statements are partitioned by stock batch. A stock's batch is a hash of its code, so it
+# never moves as the stock list grows; the batch's stocks are read from `stock_basic` at run time.
+# Changing the count reshuffles every stock: it is fixed here, not configured.
+STOCK_BATCH_COUNT = 32
+stock_batches = dg.StaticPartitionsDefinition([f"batch_{index:02d}" for index in range(STOCK_BATCH_COUNT)])
+
+
+def batch_of(ts_code: str) -> str:
+    return f"batch_{zlib.crc32(ts_code.encode()) % STOCK_BATCH_COUNT:02d}"

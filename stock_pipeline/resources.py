@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from stock_pipeline import settings
+from stock_pipeline.statements import create_latest_views
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.rate_limit import CallBudget
 from stock_pipeline.warehouse import Warehouse
@@ -24,6 +25,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def open(self) -> Warehouse:
         warehouse = Warehouse(self.resolved_url())
         warehouse.create_tables()
+        create_latest_views(warehouse.engine)
         return warehouse
 
 
@@ -70,3 +72,13 @@ class TushareResource(dg.ConfigurableResource):
             budget=budget,
             log=dg.get_dagster_logger(),
         )
+
+
+class SyncPolicyResource(dg.ConfigurableResource):
+    """How far back statements go and how failed stocks are retried (the old service's settings)."""
+
+    finance_start_date: str = Field(default="2000-01-01", description="Statements announced since this date.")
+    max_retries_per_stock: int = Field(default=3, description="Retries of a failed stock before it is given up.")
+    retry_backoff_seconds: int = Field(
+        default=900, description="Wait before the first retry of a failed stock; doubles with each attempt."
+    )

@@ -2,19 +2,30 @@
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
-from stock_pipeline.datasets import STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline.datasets import DISCLOSURE_DATE, STOCK_BASIC, TRADE_CAL, TushareDataset
 from stock_pipeline.tushare.client import TushareClient, TushareFrame
-from stock_pipeline.tushare.errors import TushareNotPublishedError, TushareSchemaError
+from stock_pipeline.tushare.errors import (
+    TushareAuthError,
+    TushareError,
+    TushareNotPublishedError,
+    TusharePermissionError,
+    TushareQuotaError,
+    TushareSchemaError,
+    TushareUnavailableError,
+    TushareUnknownApiError,
+)
 from stock_pipeline.warehouse import Batch, Warehouse, frame_to_batch, tushare_date
 
 # Only SSE and SZSE calendars matter for A-shares (BSE trades on the same days).
 CALENDAR_EXCHANGES = ("SSE", "SZSE")
 LIST_STATUSES = ("L", "D", "P")
+# Rows a *_vip call returns at most (undocumented; has_more pages past it either way).
+VIP_ROW_CAP = 5000
 
 
 class CalendarGapError(RuntimeError):
@@ -156,3 +167,124 @@ def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date) -> Ba
             api_name=dataset.api_name,
         )
     return batch
+
+
+# Errors that hold for every stock: failing the run at once beats writing a failure row per stock.
+RUN_STOPPING_ERRORS = (TushareAuthError, TusharePermissionError, TushareUnknownApiError, TushareQuotaError)
+# Consecutive stocks failing on an unavailable service before the whole batch is stopped.
+MAX_CONSECUTIVE_UNAVAILABLE = 3
+
+
+@dataclass
+class StatementReport:
+    stocks: int = 0
+    rows_fetched: int = 0
+    new_versions: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+
+
+def sync_statements(
+    client: TushareClient,
+    warehouse: Warehouse,
+    dataset: TushareDataset,
+    stocks: Sequence[str],
+    start: date,
+    *,
+    partition_of: Callable[[str], str],
+    max_retries: int,
+    log: logging.Logger | None = None,
+) -> StatementReport:
+    """Fetch each stock's full statement history since `start` (one call per stock, plus pages) and
+    store its new versions atomically. A stock that fails is recorded in `sync_failure` and the others
+    go on; errors that hold for every stock stop the run."""
+    log = log or logging.getLogger(__name__)
+    started = time.monotonic()
+    report = StatementReport(stocks=len(stocks))
+    unavailable_in_a_row = 0
+    for ts_code in stocks:
+        try:
+            frame = client.query(
+                dataset.api_name,
+                {"ts_code": ts_code, "start_date": tushare_date(start)},
+                dataset.fields,
+                dataset.row_cap,
+            )
+            batch = frame_to_batch(dataset, frame)
+            report.new_versions += warehouse.insert_versions(dataset, batch, [ts_code])
+            report.rows_fetched += len(frame)
+            unavailable_in_a_row = 0
+        except RUN_STOPPING_ERRORS:
+            raise
+        except TushareError as error:
+            ledger = warehouse.record_failure(dataset, ts_code, partition_of(ts_code), str(error), max_retries)
+            report.failed[ts_code] = str(error)
+            log.warning(
+                "%s %s failed (attempt %d, %s): %s",
+                dataset.api_name,
+                ts_code,
+                ledger["attempts"],
+                ledger["status"],
+                error,
+            )
+            unavailable_in_a_row = unavailable_in_a_row + 1 if isinstance(error, TushareUnavailableError) else 0
+            if unavailable_in_a_row >= MAX_CONSECUTIVE_UNAVAILABLE:
+                raise TushareUnavailableError(
+                    f"{unavailable_in_a_row} stocks in a row could not be fetched; stopping the batch",
+                    api_name=dataset.api_name,
+                ) from error
+    report.elapsed_seconds = time.monotonic() - started
+    return report
+
+
+def sync_statements_vip(
+    client: TushareClient,
+    warehouse: Warehouse,
+    dataset: TushareDataset,
+    stocks: Sequence[str],
+    periods: Sequence[date],
+) -> StatementReport:
+    """The 5000-points path: one call per report period for the whole market (paged), keeping the
+    rows of `stocks`. Each period is stored in one transaction."""
+    started = time.monotonic()
+    wanted = set(stocks)
+    report = StatementReport(stocks=len(stocks))
+    code_position = dataset.fields.index("ts_code")
+    for period in periods:
+        frame = client.query(dataset.vip_api_name, {"period": tushare_date(period)}, dataset.fields, VIP_ROW_CAP)
+        frame.items = [item for item in frame.items if item[code_position] in wanted]
+        batch = frame_to_batch(dataset, frame)
+        report.new_versions += warehouse.insert_versions(dataset, batch, {item[code_position] for item in frame.items})
+        report.rows_fetched += len(frame)
+    report.elapsed_seconds = time.monotonic() - started
+    return report
+
+
+def sync_disclosure_dates(client: TushareClient, warehouse: Warehouse, periods: Sequence[date]) -> SyncReport:
+    """Upsert the disclosure calendar of the given report periods: one call per period, paged."""
+    started = time.monotonic()
+    report = SyncReport()
+    for period in periods:
+        frame = client.query(
+            DISCLOSURE_DATE.api_name,
+            {"end_date": tushare_date(period)},
+            DISCLOSURE_DATE.fields,
+            DISCLOSURE_DATE.row_cap,
+        )
+        batch = frame_to_batch(DISCLOSURE_DATE, frame)
+        warehouse.upsert(DISCLOSURE_DATE, batch)
+        report.rows += len(batch)
+        report.rows_by_date[period] = len(batch)
+    report.elapsed_seconds = time.monotonic() - started
+    return report
+
+
+def quarter_ends_between(first: date, last: date) -> list[date]:
+    ends = []
+    for year in range(first.year, last.year + 1):
+        ends.extend(
+            end
+            for end in (date(year, 3, 31), date(year, 6, 30), date(year, 9, 30), date(year, 12, 31))
+            if first <= end <= last
+        )
+    return ends

@@ -7,7 +7,9 @@ crash leaves the previous state and a re-run leaves exactly the same rows.
 """
 
 import csv
+import hashlib
 import io
+import json
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from stock_pipeline.database import create_engine, ensure_tables, is_postgres
-from stock_pipeline.datasets import ALL_DATASETS, STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline.datasets import ALL_DATASETS, DISCLOSURE_DATE, STOCK_BASIC, TRADE_CAL, TushareDataset
 from stock_pipeline.tushare.client import TushareFrame
 from stock_pipeline.tushare.errors import TushareSchemaError
 
@@ -37,11 +39,13 @@ metadata = sa.MetaData()
 def _dataset_table(dataset: TushareDataset) -> sa.Table:
     table_columns = [
         sa.Column(column.name, _COLUMN_TYPES[column.kind](), nullable=column.name not in dataset.key)
-        for column in dataset.columns
+        for column in dataset.stored_columns
     ]
     indexes = []
     if dataset.date_column:
         indexes.append(sa.Index(f"ix_{dataset.api_name}_{dataset.date_column}", dataset.date_column))
+    if dataset.report_key:
+        indexes.append(sa.Index(f"ix_{dataset.api_name}_report", *dataset.report_key))
     return sa.Table(
         dataset.api_name,
         metadata,
@@ -64,6 +68,22 @@ partition_sync_log = sa.Table(
     sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
     comment="One row per partition written, committed in the same transaction as its data.",
 )
+
+sync_failure = sa.Table(
+    "sync_failure",
+    metadata,
+    sa.Column("dataset", sa.String(64), primary_key=True),
+    sa.Column("ts_code", sa.String(16), primary_key=True),
+    sa.Column("partition_key", sa.String(64), nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # failing | given_up | resolved
+    sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    comment="Per-stock sync failures: attempts, retry state, and when a later fetch resolved them.",
+)
+FAILING, GIVEN_UP, RESOLVED = "failing", "given_up", "resolved"
 
 
 @dataclass(frozen=True)
@@ -110,12 +130,18 @@ def frame_to_batch(dataset: TushareDataset, frame: TushareFrame) -> Batch:
         if column.name in dataset.key and None in values:
             raise TushareSchemaError(f"key column `{column.name}` has empty values", api_name=dataset.api_name)
         ordered.append(values)
+    if dataset.report_key:
+        ordered.append(tuple(_version_hash(row) for row in zip(*ordered)))
     return _without_duplicates(dataset, Batch(tuple(ordered)))
+
+
+def _version_hash(row: tuple) -> str:
+    return hashlib.md5(json.dumps(row, separators=(",", ":")).encode(), usedforsecurity=False).hexdigest()
 
 
 def _without_duplicates(dataset: TushareDataset, batch: Batch) -> Batch:
     """Drop rows repeated verbatim (pages can overlap); refuse rows that share a key but disagree."""
-    key_positions = [dataset.fields.index(name) for name in dataset.key]
+    key_positions = [dataset.stored_fields.index(name) for name in dataset.key]
     keys = list(zip(*(batch.columns[position] for position in key_positions)))
     if len(set(keys)) == len(keys):
         return batch
@@ -165,21 +191,99 @@ class Warehouse:
 
     def upsert(self, dataset: TushareDataset, batch: Batch, run_id: str | None = None) -> None:
         """Insert new rows and update existing ones by primary key; never deletes (nothing is pruned)."""
-        table = TABLES[dataset.api_name]
         with self.engine.begin() as conn:
-            if self._postgres:
-                staging = f"staging_{dataset.api_name}"
-                conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {self._quote(table.name)}) ON COMMIT DROP")
-                self._bulk_insert(conn, staging, dataset, batch)
-                conn.exec_driver_sql(
-                    f"INSERT INTO {self._quote(table.name)} SELECT * FROM {staging}" + self._on_conflict_update(dataset)
-                )
-            elif len(batch):
-                conn.exec_driver_sql(
-                    self._insert_sql(table.name, dataset) + self._on_conflict_update(dataset),
-                    list(self._sqlite_rows(dataset, batch)),
-                )
+            self._merge(conn, dataset, batch, self._on_conflict_update(dataset))
             self._log_partition(conn, dataset, "__all__", len(batch), run_id)
+
+    def insert_versions(self, dataset: TushareDataset, batch: Batch, fetched_stocks: Iterable[str]) -> int:
+        """Add the versions not stored yet, and resolve open failures of the stocks fetched, atomically.
+
+        Returns how many new versions were stored; versions already stored are left as they are.
+        """
+        key = ", ".join(self._quote(name) for name in dataset.key)
+        with self.engine.begin() as conn:
+            added = self._merge(conn, dataset, batch, f" ON CONFLICT ({key}) DO NOTHING")
+            conn.execute(
+                sync_failure.update()
+                .where(
+                    sync_failure.c.dataset == dataset.api_name,
+                    sync_failure.c.ts_code.in_(list(fetched_stocks)),
+                    sync_failure.c.status != RESOLVED,
+                )
+                .values(status=RESOLVED, resolved_at=datetime.now(UTC))
+            )
+        return added
+
+    def _merge(self, conn: sa.Connection, dataset: TushareDataset, batch: Batch, on_conflict: str) -> int:
+        if not len(batch):
+            return 0
+        table = self._quote(dataset.api_name)
+        if self._postgres:
+            staging = f"staging_{dataset.api_name}"
+            conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+            self._bulk_insert(conn, staging, dataset, batch)
+            result = conn.exec_driver_sql(f"INSERT INTO {table} SELECT * FROM {staging}" + on_conflict)
+        else:
+            result = conn.exec_driver_sql(
+                self._insert_sql(dataset.api_name, dataset) + on_conflict, list(self._sqlite_rows(dataset, batch))
+            )
+        return result.rowcount
+
+    def record_failure(
+        self, dataset: TushareDataset, ts_code: str, partition_key: str, error: str, max_retries: int
+    ) -> dict[str, object]:
+        """Count a failed fetch; after `max_retries` failed retries the stock is given up (but stays listed)."""
+        now = datetime.now(UTC)
+        where = (sync_failure.c.dataset == dataset.api_name, sync_failure.c.ts_code == ts_code)
+        with self.engine.begin() as conn:
+            previous = conn.execute(sa.select(sync_failure).where(*where)).mappings().first()
+            ongoing = previous is not None and previous["status"] != RESOLVED
+            attempts = previous["attempts"] + 1 if ongoing else 1
+            values = {
+                "partition_key": partition_key,
+                "error": error[:4000],
+                "attempts": attempts,
+                "status": GIVEN_UP if attempts > max_retries else FAILING,
+                "first_failed_at": previous["first_failed_at"] if ongoing else now,
+                "last_failed_at": now,
+                "resolved_at": None,
+            }
+            if previous is None:
+                conn.execute(sync_failure.insert().values(dataset=dataset.api_name, ts_code=ts_code, **values))
+            else:
+                conn.execute(sync_failure.update().where(*where).values(**values))
+        return values
+
+    def failures(self, dataset: TushareDataset | None = None, statuses: Sequence[str] = (FAILING, GIVEN_UP)):
+        query = sa.select(sync_failure).where(sync_failure.c.status.in_(statuses))
+        if dataset is not None:
+            query = query.where(sync_failure.c.dataset == dataset.api_name)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query.order_by(sync_failure.c.ts_code)).mappings()]
+
+    def disclosures_since(self, day: date) -> list[tuple[str, date, date]]:
+        """(ts_code, end_date, actual_date) of reports disclosed on or after `day`."""
+        table = TABLES[DISCLOSURE_DATE.api_name]
+        with self.engine.connect() as conn:
+            return [
+                tuple(row)
+                for row in conn.execute(
+                    sa.select(table.c.ts_code, table.c.end_date, table.c.actual_date)
+                    .where(table.c.actual_date >= day)
+                    .order_by(table.c.actual_date, table.c.ts_code)
+                )
+            ]
+
+    def latest_disclosure(self) -> date | None:
+        table = TABLES[DISCLOSURE_DATE.api_name]
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(table.c.actual_date))).scalar()
+
+    def stock_codes(self) -> list[str]:
+        """Every stock in `stock_basic`, delisted ones included."""
+        table = TABLES[STOCK_BASIC.api_name]
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(table.c.ts_code).order_by(table.c.ts_code)).scalars())
 
     def _bulk_insert(self, conn: sa.Connection, table_name: str, dataset: TushareDataset, batch: Batch) -> None:
         if not len(batch):
@@ -190,7 +294,7 @@ class Warehouse:
         buffer = io.StringIO()
         csv.writer(buffer).writerows(batch.rows())  # PostgreSQL parses YYYYMMDD dates natively
         buffer.seek(0)
-        columns = ", ".join(self._quote(name) for name in dataset.fields)
+        columns = ", ".join(self._quote(name) for name in dataset.stored_fields)
         cursor = conn.connection.dbapi_connection.cursor()
         try:
             cursor.copy_expert(f"COPY {self._quote(table_name)} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
@@ -198,8 +302,8 @@ class Warehouse:
             cursor.close()
 
     def _insert_sql(self, table_name: str, dataset: TushareDataset) -> str:
-        columns = ", ".join(self._quote(name) for name in dataset.fields)
-        placeholders = ", ".join("?" for _ in dataset.fields)
+        columns = ", ".join(self._quote(name) for name in dataset.stored_fields)
+        placeholders = ", ".join("?" for _ in dataset.stored_fields)
         return f"INSERT INTO {self._quote(table_name)} ({columns}) VALUES ({placeholders})"
 
     def _on_conflict_update(self, dataset: TushareDataset) -> str:
@@ -216,7 +320,7 @@ class Warehouse:
             tuple(None if value is None else f"{value[:4]}-{value[4:6]}-{value[6:]}" for value in values)
             if column.kind == "date"
             else values
-            for column, values in zip(dataset.columns, batch.columns, strict=True)
+            for column, values in zip(dataset.stored_columns, batch.columns, strict=True)
         ]
         return zip(*columns)
 

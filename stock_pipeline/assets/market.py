@@ -23,7 +23,7 @@ STEP_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENT
 
 
 @contextlib.contextmanager
-def _failing_clearly():
+def failing_clearly():
     """Turn terminal sync errors into Dagster failures that skip step retries (they cannot help)."""
     try:
         yield
@@ -33,7 +33,7 @@ def _failing_clearly():
         raise dg.Failure(description=str(error), allow_retries=False) from error
 
 
-def _call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
+def call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
     stats = client.stats
     return {
         "api_calls": stats.total_calls(),
@@ -57,7 +57,7 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
     today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
     start, end = date.fromisoformat(settings.start_date()), date(today.year + 1, 12, 31)
     client, store = tushare.client(), warehouse.open()
-    with _failing_clearly():
+    with failing_clearly():
         report = sync.sync_trade_cal(client, store, start, end)
     return dg.MaterializeResult(
         metadata={
@@ -65,7 +65,7 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
             "first_date": str(start),
             "last_date": str(end),
             "exchanges": ", ".join(sync.CALENDAR_EXCHANGES),
-            **_call_metadata(client, report.elapsed_seconds),
+            **call_metadata(client, report.elapsed_seconds),
         }
     )
 
@@ -80,14 +80,14 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
 )
 def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     client, store = tushare.client(), warehouse.open()
-    with _failing_clearly():
+    with failing_clearly():
         report = sync.sync_stock_basic(client, store)
     return dg.MaterializeResult(
         metadata={
             "rows_upserted": report.rows,
             "rows_total": store.count_rows(STOCK_BASIC),
             "list_statuses": ", ".join(sync.LIST_STATUSES),
-            **_call_metadata(client, report.elapsed_seconds),
+            **call_metadata(client, report.elapsed_seconds),
         }
     )
 
@@ -117,7 +117,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         days = [date.fromisoformat(key) for key in context.partition_keys]
         client, store = tushare.client(), warehouse.open()
         started = time.monotonic()
-        with _failing_clearly():
+        with failing_clearly():
             report = sync.sync_trade_dates(client, store, dataset, days, run_id=context.run.run_id, log=context.log)
         written = sorted(report.dates_written + report.dates_already_synced)
         rows_per_date = report.rows_by_date.values()
@@ -133,7 +133,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                 "min_rows_per_date": min(rows_per_date, default=0),
                 "max_rows_per_date": max(rows_per_date, default=0),
                 "api_calls_per_date": round(client.stats.calls[dataset.api_name] / open_dates, 3) if open_dates else 0,
-                **_call_metadata(client, time.monotonic() - started),
+                **call_metadata(client, time.monotonic() - started),
             },
             check_results=checks.evaluate(store, dataset, written),
         )

@@ -25,8 +25,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from stock_pipeline.datasets import ADJ_FACTOR, DAILY, DAILY_BASIC, DATASETS_BY_API, STOCK_BASIC, TRADE_CAL
-from stock_pipeline.tushare_server.synthetic import SyntheticMarket
+from stock_pipeline.datasets import (
+    ADJ_FACTOR,
+    DAILY,
+    DAILY_BASIC,
+    DATASETS_BY_API,
+    DISCLOSURE_DATE,
+    STATEMENT_DATASETS,
+    STOCK_BASIC,
+    TRADE_CAL,
+)
+from stock_pipeline.tushare_server.synthetic import SyntheticMarket, SyntheticStatements
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -39,7 +48,18 @@ MSG_UNKNOWN_API = "请指定正确的接口名"
 MSG_SERVER_BUSY = "服务器错误(数据库异常)，请稍后再试！期待您能把错误反馈给我们，谢谢！"
 
 # Points an API needs, calls per minute per points tier (tushare.pro document 108 and 290).
-MIN_POINTS = {"daily": 120, "adj_factor": 2000, "daily_basic": 2000, "stock_basic": 2000, "trade_cal": 2000}
+MIN_POINTS = {
+    "daily": 120,
+    "adj_factor": 2000,
+    "daily_basic": 2000,
+    "stock_basic": 2000,
+    "trade_cal": 2000,
+    "disclosure_date": 2000,
+}
+MIN_POINTS |= {dataset.api_name: 2000 for dataset in STATEMENT_DATASETS}
+MIN_POINTS |= {dataset.vip_api_name: 5000 for dataset in STATEMENT_DATASETS}
+VIP_ROW_CAP = 5000
+API_DATASETS = DATASETS_BY_API | {dataset.vip_api_name: dataset for dataset in STATEMENT_DATASETS}
 TIER_CALLS_PER_MINUTE = ((10000, 1000), (5000, 500), (2000, 200), (120, 50))
 DEFAULT_FIELDS = {
     "stock_basic": (
@@ -76,6 +96,27 @@ class ServerConfig:
     # Random faults: {"rate": p, "kinds": [...], "seed": s, "apis": [...]} on every call.
     random_faults: dict[str, Any] = field(default_factory=dict)
     slow_seconds: float = 3.0
+    # Stocks whose statement calls always fail, and how: {"000001.SZ": "server_busy" | "http_500" | ...}.
+    failing_stocks: dict[str, str] = field(default_factory=dict)
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int, msg: str):
+        super().__init__(msg)
+        self.code, self.msg = code, msg
+
+
+class _LazyRows:
+    """Sorted report versions whose field values are generated only for the page served."""
+
+    def __init__(self, versions: list[dict], materialize):
+        self._versions, self._materialize = versions, materialize
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        return self._materialize(self._versions[page])
 
 
 class TushareStandIn:
@@ -84,6 +125,7 @@ class TushareStandIn:
     def __init__(self, config: ServerConfig):
         self.config = config
         self.market = SyntheticMarket(config.n_stocks, config.seed)
+        self.statements = SyntheticStatements(self.market)
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], deque] = {}
         self._random = random.Random(config.random_faults.get("seed", 0))
@@ -120,7 +162,13 @@ class TushareStandIn:
 
     # -- request handling ----------------------------------------------------------------------------
 
-    def choose_fault(self, api_name: str) -> str | None:
+    def choose_fault(self, api_name: str, body: dict[str, Any]) -> str | None:
+        codes = str((body.get("params") or {}).get("ts_code") or "").split(",")
+        failing = [self.config.failing_stocks[code] for code in codes if code in self.config.failing_stocks]
+        if failing and api_name in API_DATASETS and API_DATASETS[api_name] in STATEMENT_DATASETS:
+            with self._lock:
+                self.stats["faults"][f"stock_{failing[0]}"] += 1
+            return failing[0]
         with self._lock:
             for rule in self.config.faults:
                 if rule.get("times", 1) > 0 and rule.get("api", "*") in ("*", api_name):
@@ -139,7 +187,7 @@ class TushareStandIn:
         token = body.get("token") or ""
         if token not in self.config.tokens:
             return self._error(40101, MSG_BAD_TOKEN, api_name, "bad_token")
-        if api_name not in DATASETS_BY_API:
+        if api_name not in API_DATASETS:
             return self._error(-1, MSG_UNKNOWN_API, api_name, "unknown_api")
         points = self.config.tokens[token]
         if points < MIN_POINTS[api_name]:
@@ -149,9 +197,13 @@ class TushareStandIn:
             return self._error(40203, MSG_RATE_LIMIT.format(limit=limit), api_name, "rate_limited")
         params = {key: value for key, value in (body.get("params") or {}).items() if value not in (None, "")}
         fields = _parse_fields(body.get("fields"), api_name)
-        rows = self._rows(api_name, params)
+        try:
+            rows = self._rows(api_name, params)
+        except _ApiError as error:
+            return self._error(error.code, error.msg, api_name, "bad_request")
         offset = int(params.get("offset", 0) or 0)
-        cap = self.config.row_caps.get(api_name, DATASETS_BY_API[api_name].row_cap)
+        default_cap = VIP_ROW_CAP if api_name.endswith("_vip") else API_DATASETS[api_name].row_cap
+        cap = self.config.row_caps.get(api_name, default_cap)
         size = min(int(params.get("limit") or cap), cap)
         page = rows[offset : offset + size]
         has_more = offset + len(page) < len(rows)
@@ -198,12 +250,55 @@ class TushareStandIn:
 
     # -- data ----------------------------------------------------------------------------------------
 
-    def _rows(self, api_name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _rows(self, api_name: str, params: dict[str, Any]):
         if api_name == TRADE_CAL.api_name:
             return self._trade_cal(params)
         if api_name == STOCK_BASIC.api_name:
             return self._stock_basic(params)
+        if api_name == DISCLOSURE_DATE.api_name:
+            return self._disclosure_date(params)
+        if API_DATASETS[api_name] in STATEMENT_DATASETS:
+            return self._statements(api_name, params)
         return self._market(api_name, params)
+
+    def _statements(self, api_name: str, params) -> _LazyRows:
+        dataset = API_DATASETS[api_name]
+        vip = api_name == dataset.vip_api_name
+        if not vip and "ts_code" not in params:
+            raise _ApiError(40101, "ts_code required")
+        if vip and not ({"ts_code", "period"} & params.keys()):
+            raise _ApiError(40101, "period required")
+        today = self.now().date()
+        codes = str(params["ts_code"]).split(",") if "ts_code" in params else None
+        stocks = (
+            [self.statements.code_index[c] for c in codes if c in self.statements.code_index]
+            if codes
+            else (self.market.index.tolist())
+        )
+        by_period = dataset.date_filter == "end_date"
+        start, end = params.get("start_date", "00000000"), params.get("end_date", "99999999")
+        versions = []
+        for stock in stocks:
+            for version in self.statements.reports(stock, today):
+                period, announced = version["end"].strftime("%Y%m%d"), version["ann"].strftime("%Y%m%d")
+                if "period" in params and period != params["period"]:
+                    continue
+                if "ann_date" in params and announced != params["ann_date"]:
+                    continue
+                if params.get("report_type", "1") != "1" or not start <= (period if by_period else announced) <= end:
+                    continue
+                versions.append(version)
+        versions.sort(key=lambda v: (v["end"], v["ann"], -v["stock"]), reverse=True)  # newest first
+        return _LazyRows(versions, lambda page: self.statements.rows(dataset.fields, page))
+
+    def _disclosure_date(self, params) -> list[dict[str, Any]]:
+        if "end_date" not in params:
+            raise _ApiError(40101, "end_date required")
+        period = datetime.strptime(str(params["end_date"]), "%Y%m%d").date()
+        rows = self.statements.disclosures(period, self.now().date())
+        if "ts_code" in params:
+            rows = [row for row in rows if row["ts_code"] in str(params["ts_code"]).split(",")]
+        return sorted(rows, key=lambda row: (row["pre_date"], row["ts_code"]))
 
     def _trade_cal(self, params) -> list[dict[str, Any]]:
         calendar = self.market.calendar
@@ -271,7 +366,7 @@ def _to_list(values: np.ndarray) -> list:
 
 
 def _parse_fields(fields: Any, api_name: str) -> tuple[str, ...]:
-    known = DATASETS_BY_API[api_name].fields
+    known = API_DATASETS[api_name].fields
     if isinstance(fields, list):
         requested = [str(name).strip() for name in fields]
     else:
@@ -313,7 +408,7 @@ class _Handler(BaseHTTPRequestHandler):
                 200, {"request_id": _request_id(), "code": 40101, "msg": "请求格式错误", "data": None}
             )
         api_name = str(body.get("api_name") or self.path.rstrip("/").rsplit("/", 1)[-1])
-        fault = self.stand_in.choose_fault(api_name)
+        fault = self.stand_in.choose_fault(api_name, body)
         if fault == "http_500":
             return self._send_raw(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
         if fault == "http_503":

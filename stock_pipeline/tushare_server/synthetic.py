@@ -328,3 +328,114 @@ class SyntheticMarket:
             "total_mv": np.round(close * self.total_share[stocks], 4),
             "circ_mv": np.round(close * self.float_share[stocks], 4),
         }
+
+
+# -- financial statements -------------------------------------------------------------------------
+
+STATEMENT_START = date(2000, 1, 1)
+# Days after the period end by which a report is announced, by quarter (Q1, H1, Q3, annual).
+ANNOUNCEMENT_LAG = {3: (18, 29), 6: (30, 60), 9: (18, 30), 12: (60, 118)}
+HEAD_FIELDS = {"ts_code", "ann_date", "f_ann_date", "end_date", "report_type", "comp_type", "end_type", "update_flag"}
+
+
+def quarter_ends(first: date, last: date) -> list[date]:
+    ends, year = [], first.year
+    while date(year, 3, 31) <= last:
+        for month, day in ((3, 31), (6, 30), (9, 30), (12, 31)):
+            end = date(year, month, day)
+            if first <= end <= last:
+                ends.append(end)
+        year += 1
+    return ends
+
+
+class SyntheticStatements:
+    """Statement versions per stock and period: originals, revisions (update_flag 0 then 1) and
+    byte-identical duplicate rows, as Tushare serves them; rows appear once announced."""
+
+    def __init__(self, market: SyntheticMarket):
+        self.market = market
+        self.code_index = {code: i for i, code in enumerate(market.ts_code)}
+
+    def _periods(self, stock: int, until: date) -> list[date]:
+        market = self.market
+        open_days = market.calendar.open_days
+        listed = open_days[min(market.list_idx[stock], len(open_days) - 1)]
+        last = until if market.delist_idx[stock] >= len(open_days) else min(until, open_days[market.delist_idx[stock]])
+        return quarter_ends(max(STATEMENT_START, date(listed.year - 2, 1, 1)), last)
+
+    def _versions(self, stock: int, period_index: int, end: date) -> list[dict]:
+        seed = self.market.seed
+        low, high = ANNOUNCEMENT_LAG[end.month]
+        announced = end + timedelta(days=low + int((high - low) * _hash(seed, stock, end.toordinal(), 11)))
+        revised = _hash(seed, stock, end.toordinal(), 12) < 0.12
+        base = {"stock": stock, "end": end, "period_index": period_index, "quarter": end.month // 3}
+        versions = [base | {"ann": announced, "flag": "0" if revised else "1", "version": 0}]
+        if _hash(seed, stock, end.toordinal(), 13) < 0.05:
+            versions.append(versions[0])  # a byte-identical duplicate row
+        if revised:
+            delay = 30 + int(270 * _hash(seed, stock, end.toordinal(), 14))
+            versions.append(base | {"ann": announced + timedelta(days=delay), "flag": "1", "version": 1})
+        return versions
+
+    def reports(self, stock: int, today: date) -> list[dict]:
+        """Every version of every report of one stock announced by `today`, without field values."""
+        versions = []
+        for period_index, end in enumerate(self._periods(stock, today)):
+            versions.extend(v for v in self._versions(stock, period_index, end) if v["ann"] <= today)
+        return versions
+
+    def rows(self, fields: tuple[str, ...], versions: list[dict]) -> list[dict]:
+        """Field values for report versions: deterministic per stock, period, field and version."""
+        if not versions:
+            return []
+        market = self.market
+        value_fields = [name for name in fields if name not in HEAD_FIELDS]
+        stocks = np.array([v["stock"] for v in versions])
+        periods = np.array([v["period_index"] for v in versions])
+        revision = np.array([v["version"] for v in versions])
+        field_ids = np.array([sum(map(ord, name)) * 131 + len(name) for name in value_fields])
+        noise = _hash(market.seed, stocks[:, None], periods[:, None], field_ids[None, :], 21)
+        scale = market.total_share[stocks][:, None] * 1e4 * (1 + 0.02 * periods[:, None])
+        values = np.round(scale * (noise - 0.3) * (1 + 0.05 * revision[:, None]), 2)
+        missing = _hash(market.seed, field_ids, 22) < 0.25  # fields this synthetic market never fills
+        rows = []
+        for index, version in enumerate(versions):
+            code = str(market.ts_code[version["stock"]])
+            industry = str(market.industry[version["stock"]])
+            head = {
+                "ts_code": code,
+                "ann_date": version["ann"].strftime("%Y%m%d"),
+                "f_ann_date": version["ann"].strftime("%Y%m%d"),
+                "end_date": version["end"].strftime("%Y%m%d"),
+                "report_type": "1",
+                "comp_type": {"银行": "2", "证券": "4"}.get(industry, "1"),
+                "end_type": str(version["quarter"]),
+                "update_flag": version["flag"],
+            }
+            row = {name: head[name] for name in fields if name in HEAD_FIELDS}
+            for position, name in enumerate(value_fields):
+                row[name] = None if missing[position] else float(values[index, position])
+            rows.append(row)
+        return rows
+
+    def disclosures(self, period: date, today: date) -> list[dict]:
+        """disclosure_date for one report period: planned dates, and actual ones once announced."""
+        rows = []
+        for stock in self.market.index:
+            periods = self._periods(stock, period + timedelta(days=200))
+            if period not in periods:
+                continue
+            announced = self._versions(stock, periods.index(period), period)[0]["ann"]
+            planned = announced - timedelta(days=int(10 * _hash(self.market.seed, stock, period.toordinal(), 15)))
+            rows.append(
+                {
+                    "ts_code": str(self.market.ts_code[stock]),
+                    "ann_date": (period + timedelta(days=15)).strftime("%Y%m%d"),
+                    "end_date": period.strftime("%Y%m%d"),
+                    "pre_date": planned.strftime("%Y%m%d"),
+                    "actual_date": announced.strftime("%Y%m%d") if announced <= today else None,
+                    "modify_date": None,
+                }
+            )
+        return rows

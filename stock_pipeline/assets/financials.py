@@ -1,0 +1,162 @@
+"""Financial statements, partitioned by stock batch, every version kept; and the disclosure calendar."""
+
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from pydantic import Field
+
+from stock_pipeline import settings, sync
+from stock_pipeline.assets.market import KINDS, STEP_RETRY, call_metadata, failing_clearly
+from stock_pipeline.datasets import DISCLOSURE_DATE, STATEMENT_DATASETS, STOCK_BASIC, TushareDataset
+from stock_pipeline.partitions import batch_of, stock_batches
+from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
+from stock_pipeline.warehouse import Warehouse
+
+FINANCIALS_GROUP = "financials"
+UNRESOLVED_FAILURES = "unresolved_failures"
+# Report periods whose disclosures can still arrive: annual reports come up to four months late.
+OPEN_PERIOD_DAYS = 400
+
+
+class StatementSyncConfig(dg.Config):
+    stocks: list[str] = Field(
+        default_factory=list, description="Only these stocks of the selected batches (sensors set it); empty = all."
+    )
+    use_vip: bool = Field(
+        default=False, description="Use the whole-market *_vip APIs, one call per report period (5000 points)."
+    )
+    vip_periods: list[str] = Field(
+        default_factory=list, description="Report periods (YYYYMMDD) for the VIP path; empty = all since the start."
+    )
+
+
+class DisclosureConfig(dg.Config):
+    periods: list[str] = Field(
+        default_factory=list, description="Report periods (YYYYMMDD) to refresh; empty = the open ones."
+    )
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(settings.TIMEZONE)).date()
+
+
+def _failure_check(store: Warehouse, dataset: TushareDataset, batches: set[str]) -> dg.AssetCheckResult:
+    failures = [row for row in store.failures(dataset) if row["partition_key"] in batches]
+    listing = ", ".join(f"{row['ts_code']} ({row['status']}, {row['attempts']} attempts)" for row in failures[:30])
+    return dg.AssetCheckResult(
+        check_name=UNRESOLVED_FAILURES,
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unresolved": len(failures),
+            "stocks": listing,
+            "given_up": sum(row["status"] == "given_up" for row in failures),
+        },
+    )
+
+
+def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dataset.api_name,
+        group_name=FINANCIALS_GROUP,
+        kinds=KINDS,
+        description=dataset.description,
+        partitions_def=stock_batches,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[STOCK_BASIC.api_name],
+        check_specs=[
+            dg.AssetCheckSpec(
+                UNRESOLVED_FAILURES,
+                asset=dataset.api_name,
+                description="Stocks of these batches whose last fetch failed (retried by a sensor, or given up).",
+            )
+        ],
+        retry_policy=STEP_RETRY,
+        pool=dataset.api_name,
+        metadata={
+            "row_cap": dataset.row_cap,
+            "vip_api": dataset.vip_api_name,
+            "versions_key": "version_hash",
+            "report_key": ", ".join(dataset.report_key),
+        },
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: StatementSyncConfig,
+        tushare: TushareResource,
+        warehouse: WarehouseResource,
+        sync_policy: SyncPolicyResource,
+    ) -> dg.MaterializeResult:
+        batches = set(context.partition_keys)
+        client, store = tushare.client(), warehouse.open()
+        if config.stocks:
+            # Sensors name stocks explicitly: a new listing may be disclosed before stock_basic knows it.
+            stocks = sorted({code for code in config.stocks if batch_of(code) in batches})
+        else:
+            stocks = [code for code in store.stock_codes() if batch_of(code) in batches]
+            if not stocks and not store.stock_codes():
+                raise dg.Failure("stock_basic is empty: materialize it first", allow_retries=False)
+        start = date.fromisoformat(sync_policy.finance_start_date)
+        started = time.monotonic()
+        with failing_clearly():
+            if config.use_vip:
+                periods = [datetime.strptime(p, "%Y%m%d").date() for p in config.vip_periods] or (
+                    sync.quarter_ends_between(start, _today())
+                )
+                report = sync.sync_statements_vip(client, store, dataset, stocks, periods)
+            else:
+                report = sync.sync_statements(
+                    client,
+                    store,
+                    dataset,
+                    stocks,
+                    start,
+                    partition_of=batch_of,
+                    max_retries=sync_policy.max_retries_per_stock,
+                    log=context.log,
+                )
+        return dg.MaterializeResult(
+            metadata={
+                "stocks": report.stocks,
+                "stocks_failed": len(report.failed),
+                "rows_fetched": report.rows_fetched,
+                "new_versions": report.new_versions,
+                "path": "vip (per period)" if config.use_vip else "per stock",
+                **call_metadata(client, time.monotonic() - started),
+            },
+            check_results=[_failure_check(store, dataset, batches)],
+        )
+
+    return _asset
+
+
+statement_assets = [build_statement_asset(dataset) for dataset in STATEMENT_DATASETS]
+
+
+@dg.asset(
+    key=DISCLOSURE_DATE.api_name,
+    group_name=FINANCIALS_GROUP,
+    kinds=KINDS,
+    description=DISCLOSURE_DATE.description,
+    retry_policy=STEP_RETRY,
+    pool=DISCLOSURE_DATE.api_name,
+)
+def disclosure_date(
+    config: DisclosureConfig, tushare: TushareResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    today = _today()
+    periods = [datetime.strptime(period, "%Y%m%d").date() for period in config.periods] or (
+        sync.quarter_ends_between(today - timedelta(days=OPEN_PERIOD_DAYS), today)
+    )
+    client, store = tushare.client(), warehouse.open()
+    with failing_clearly():
+        report = sync.sync_disclosure_dates(client, store, periods)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": report.rows,
+            "periods": ", ".join(p.strftime("%Y%m%d") for p in periods),
+            **call_metadata(client, report.elapsed_seconds),
+        }
+    )

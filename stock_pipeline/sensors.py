@@ -1,0 +1,110 @@
+"""Sensors that keep financial statements current and retry the stocks that failed."""
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from stock_pipeline.datasets import STATEMENT_DATASETS
+from stock_pipeline.partitions import batch_of, stock_batches
+from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
+from stock_pipeline.warehouse import FAILING
+
+STATEMENT_KEYS = [dg.AssetKey(dataset.api_name) for dataset in STATEMENT_DATASETS]
+# Disclosures this recent are compared against the cursor; older ones count as handled.
+DISCLOSURE_LOOKBACK_DAYS = 14
+
+financial_statements_job = dg.define_asset_job(
+    "financial_statements_job",
+    selection=dg.AssetSelection.assets(*STATEMENT_KEYS),
+    description="Income, balance sheet, cash flow and indicators for stock batches.",
+)
+
+
+def _digest(values: Iterable[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(values)).encode()).hexdigest()[:12]
+
+
+def _stocks_config(api_names: Iterable[str], stocks: list[str]) -> dict:
+    return {"ops": {api_name: {"config": {"stocks": stocks}} for api_name in api_names}}
+
+
+@dg.sensor(
+    job=financial_statements_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Fetches the statements of stocks newly disclosed in `disclosure_date`, batch by batch.",
+)
+def statement_disclosure_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    """Requests runs for the stocks whose disclosures it has not seen yet.
+
+    The cursor keeps the disclosures already requested within a look-back window that ends at the
+    newest disclosure seen, so a re-evaluated tick requests nothing twice and disclosures that
+    arrive late (the same evening, or published with an earlier date) are still caught. The first
+    evaluation starts from the window before the newest disclosure: full history is a backfill.
+    """
+    seen: dict[str, str] = json.loads(context.cursor)["seen"] if context.cursor else {}
+    store = warehouse.open()
+    newest = store.latest_disclosure()
+    if newest is None:
+        return dg.SkipReason("disclosure_date is empty: materialize it first")
+    watermark = max([newest, *map(date.fromisoformat, seen.values())]) - timedelta(days=DISCLOSURE_LOOKBACK_DAYS)
+    disclosed = {f"{code}|{end:%Y%m%d}": actual.isoformat() for code, end, actual in store.disclosures_since(watermark)}
+    new = {key: day for key, day in disclosed.items() if key not in seen}
+    by_batch: dict[str, list[str]] = defaultdict(list)
+    for key in sorted(new):
+        by_batch[batch_of(key.split("|")[0])].append(key)
+    requests = [
+        dg.RunRequest(
+            run_key=f"disclosed:{batch}:{_digest(keys)}",
+            partition_key=batch,
+            run_config=_stocks_config(
+                (dataset.api_name for dataset in STATEMENT_DATASETS), sorted({key.split("|")[0] for key in keys})
+            ),
+            tags={"stock_pipeline/trigger": "disclosure"},
+        )
+        for batch, keys in sorted(by_batch.items())
+    ]
+    kept = {key: day for key, day in (seen | new).items() if day >= watermark.isoformat()}
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps({"seen": kept}, sort_keys=True))
+
+
+@dg.sensor(
+    minimum_interval_seconds=300,
+    asset_selection=dg.AssetSelection.assets(*STATEMENT_KEYS),
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Requests failed stocks again with exponential backoff until the retry limit.",
+)
+def statement_retry_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
+):
+    now = datetime.now(UTC)
+    store = warehouse.open()
+    due: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for failure in store.failures(statuses=(FAILING,)):
+        last = failure["last_failed_at"]
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        wait = sync_policy.retry_backoff_seconds * 2 ** (failure["attempts"] - 1)
+        if last + timedelta(seconds=wait) <= now:
+            due[(failure["dataset"], failure["partition_key"])].append(failure)
+    requests = []
+    for (api_name, batch), failures in sorted(due.items()):
+        if batch not in stock_batches.get_partition_keys():
+            continue
+        codes = sorted(failure["ts_code"] for failure in failures)
+        attempts = [f"{failure['ts_code']}:{failure['attempts']}" for failure in failures]
+        requests.append(
+            dg.RunRequest(
+                run_key=f"retry:{api_name}:{batch}:{_digest(attempts)}",
+                partition_key=batch,
+                asset_selection=[dg.AssetKey(api_name)],
+                run_config=_stocks_config([api_name], codes),
+                tags={"stock_pipeline/trigger": "retry"},
+            )
+        )
+    if not requests:
+        return dg.SkipReason("no failed stock is due for a retry")
+    return requests
