@@ -15,6 +15,7 @@ import dagster as dg
 from sqlalchemy.engine import make_url
 
 from stock_pipeline import settings
+from stock_pipeline.datasets import TRADE_DATE_DATASETS
 from stock_pipeline.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -64,3 +65,20 @@ stock_batches = dg.StaticPartitionsDefinition([f"batch_{index:02d}" for index in
 
 def batch_of(ts_code: str) -> str:
     return f"batch_{zlib.crc32(ts_code.encode()) % STOCK_BATCH_COUNT:02d}"
+
+
+def last_published_trading_days(calendar: dict[date, bool], now: datetime, count: int) -> list[date]:
+    """The last `count` open dates whose market data is fully published at `now` (Asia/Shanghai)."""
+    today = now.date()
+    complete_from = max(dataset.published_at for dataset in TRADE_DATE_DATASETS)
+    days = sorted(
+        day
+        for day, is_open in calendar.items()
+        if is_open and (day < today or (day == today and now.time() >= complete_from))
+    )
+    return days[-count:] if count > 0 else []
+
+
+# Tags that make one run cover a range of partitions (what backfills with a single-run policy set).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"

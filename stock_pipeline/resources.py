@@ -75,10 +75,16 @@ class TushareResource(dg.ConfigurableResource):
 
 
 class SyncPolicyResource(dg.ConfigurableResource):
-    """How far back statements go and how failed stocks are retried (the old service's settings)."""
+    """How far back statements go, how failures are retried and gaps filled (the old service's settings)."""
 
     finance_start_date: str = Field(default="2000-01-01", description="Statements announced since this date.")
     max_retries_per_stock: int = Field(default=3, description="Retries of a failed stock before it is given up.")
     retry_backoff_seconds: int = Field(
         default=900, description="Wait before the first retry of a failed stock; doubles with each attempt."
+    )
+    max_compensation_days: int = Field(
+        default=10, description="Trading days back the gap sensor looks for missing or failed dates."
+    )
+    late_correction_days: int = Field(
+        default=5, description="Trading days of adj_factor and daily_basic re-synced each evening."
     )

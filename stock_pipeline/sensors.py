@@ -1,4 +1,4 @@
-"""Sensors that keep financial statements current and retry the stocks that failed."""
+"""Sensors: statements of new disclosures, retries of failed stocks, gap compensation, failure alerts."""
 
 import hashlib
 import json
@@ -7,21 +7,24 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import requests
 
 from stock_pipeline.datasets import STATEMENT_DATASETS
-from stock_pipeline.partitions import batch_of, stock_batches
+from stock_pipeline.jobs import MARKET_KEYS, STATEMENT_KEYS, financial_statements_job, market_data_job
+from stock_pipeline.partitions import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    batch_of,
+    last_published_trading_days,
+    stock_batches,
+    trading_days,
+)
 from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
+from stock_pipeline.schedules import SHANGHAI
 from stock_pipeline.warehouse import FAILING
 
-STATEMENT_KEYS = [dg.AssetKey(dataset.api_name) for dataset in STATEMENT_DATASETS]
 # Disclosures this recent are compared against the cursor; older ones count as handled.
 DISCLOSURE_LOOKBACK_DAYS = 14
-
-financial_statements_job = dg.define_asset_job(
-    "financial_statements_job",
-    selection=dg.AssetSelection.assets(*STATEMENT_KEYS),
-    description="Income, balance sheet, cash flow and indicators for stock batches.",
-)
 
 
 def _digest(values: Iterable[str]) -> str:
@@ -108,3 +111,83 @@ def statement_retry_sensor(
     if not requests:
         return dg.SkipReason("no failed stock is due for a retry")
     return requests
+
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def _partitions_in_flight(instance: dg.DagsterInstance) -> set[str]:
+    """Trading dates that a queued or running run already covers (single dates or ranges)."""
+    covered: set[str] = set()
+    for record in instance.get_run_records(dg.RunsFilter(statuses=IN_FLIGHT)):
+        tags = record.dagster_run.tags
+        if "dagster/partition" in tags:
+            covered.add(tags["dagster/partition"])
+        if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+            covered.update(
+                trading_days.get_partition_keys_in_range(
+                    dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+                )
+            )
+    return covered
+
+
+@dg.sensor(
+    job=market_data_job,
+    minimum_interval_seconds=600,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Requests missing or failed trading dates of the last N trading days, oldest first.",
+)
+def gap_compensation_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
+):
+    store = warehouse.open()
+    calendar = store.calendar()
+    store.dispose()
+    recent = last_published_trading_days(calendar, datetime.now(SHANGHAI), sync_policy.max_compensation_days)
+    recent = [day.isoformat() for day in recent if trading_days.has_partition_key(day.isoformat())]
+    if not recent:
+        return dg.SkipReason("no trading calendar in the warehouse yet: materialize trade_cal")
+    done = [context.instance.get_materialized_partitions(key) for key in MARKET_KEYS]
+    if not any(done):
+        # An empty warehouse starts from the latest day; full history is an explicit backfill.
+        recent = recent[-1:]
+    complete = set.intersection(*(set(keys) for keys in done))
+    busy = _partitions_in_flight(context.instance)
+    missing = [key for key in recent if key not in complete and key not in busy]
+    if not missing:
+        return dg.SkipReason("no missing trading dates in the compensation window")
+    return [dg.RunRequest(partition_key=key, tags={"stock_pipeline/trigger": "gap"}) for key in missing]
+
+
+class AlertResource(dg.ConfigurableResource):
+    """Where run failures are reported: the run-failure sensor's log, plus a webhook when configured."""
+
+    webhook_url: str | None = None
+
+    def send(self, message: dict) -> None:
+        if self.webhook_url:
+            requests.post(self.webhook_url, json=message, timeout=10).raise_for_status()
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The alerting hook: logs every failed run and posts it to AlertResource's webhook if set.",
+)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertResource):
+    run = context.dagster_run
+    message = {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "partition": run.tags.get("dagster/partition")
+        or "...".join(filter(None, (run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)))),
+        "error": context.failure_event.message,
+    }
+    context.log.error(f"Run failed: {json.dumps(message, ensure_ascii=False)}")
+    alerts.send(message)

@@ -41,3 +41,20 @@ def tushare_api_url() -> str:
 
 def start_date() -> str:
     return os.environ.get(START_DATE_ENV) or DEFAULT_START_DATE
+
+
+DAILY_SYNC_TIME_ENV = "STOCK_PIPELINE_DAILY_SYNC_TIME"
+# After daily_basic, the last of the market datasets, is published (17:00 Asia/Shanghai).
+DEFAULT_DAILY_SYNC_TIME = "18:00"
+
+
+def daily_sync_time() -> tuple[int, int]:
+    """(hour, minute) of the daily incremental sync, Asia/Shanghai."""
+    value = os.environ.get(DAILY_SYNC_TIME_ENV) or DEFAULT_DAILY_SYNC_TIME
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise ValueError(f"{DAILY_SYNC_TIME_ENV}={value!r}: expected HH:MM, e.g. 18:00") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"{DAILY_SYNC_TIME_ENV}={value!r}: expected HH:MM, e.g. 18:00")
+    return hour, minute

@@ -1,0 +1,203 @@
+"""Benchmark: one full-history stock batch of the four statements, and an incremental day.
+
+    python benchmarks/statements_batch.py [--stocks 5000] [--batch batch_00] [--backend sqlite|postgres]
+
+Against the bundled SYNTHETIC server with no rate limit, prints: API calls of a full-history batch
+(the real `dagster asset materialize` CLI) against the minimum possible (one call per stock and
+statement plus the pages its rows need at the cap), its wall time against the floor (the same calls
+and writes in a plain script), and the calls of an incremental day driven by the disclosure sensor.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import requests
+
+from stock_pipeline.assets.financials import disclosure_date, statement_assets
+from stock_pipeline.datasets import STATEMENT_DATASETS
+from stock_pipeline.partitions import batch_of
+from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
+from stock_pipeline.sensors import statement_disclosure_sensor
+from stock_pipeline.tushare.client import TushareFrame
+from stock_pipeline.tushare_server.app import ServerConfig
+from stock_pipeline.tushare_server.launcher import ServerProcess
+from stock_pipeline.warehouse import Warehouse, frame_to_batch
+
+REPO = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+START = "20000101"
+
+
+def floor(api_url: str, token: str, db_url: str, stocks: list[str]) -> None:
+    warehouse = Warehouse(db_url)
+    warehouse.create_tables()
+    session = requests.Session()
+    for dataset in STATEMENT_DATASETS:
+        for code in stocks:
+            items, offset = [], 0
+            while True:
+                params = {"ts_code": code, "start_date": START, **({"offset": offset} if offset else {})}
+                body = {
+                    "api_name": dataset.api_name,
+                    "token": token,
+                    "params": params,
+                    "fields": ",".join(dataset.fields),
+                }
+                data = session.post(f"{api_url}/{dataset.api_name}", json=body, timeout=60).json()["data"]
+                items += data["items"]
+                offset = len(items)
+                if not data["has_more"]:
+                    break
+            batch = frame_to_batch(dataset, TushareFrame(dataset.api_name, tuple(data["fields"]), items))
+            warehouse.insert_versions(dataset, batch, [code])
+    warehouse.dispose()
+
+
+def _cli(env: dict[str, str], *args: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "stock_pipeline", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return time.perf_counter() - started
+
+
+def _minimum_calls(server: ServerProcess, stocks: list[str]) -> int:
+    total = 0
+    for dataset in STATEMENT_DATASETS:
+        for code in stocks:
+            params = {"ts_code": code, "start_date": START}
+            rows = 0
+            while True:  # count the stock's rows page by page, as any client must
+                body = {
+                    "api_name": dataset.api_name,
+                    "token": server.token,
+                    "params": {**params, "offset": rows},
+                    "fields": "ts_code",
+                }
+                data = requests.post(f"{server.url}/{dataset.api_name}", json=body, timeout=60).json()["data"]
+                rows += len(data["items"])
+                if not data["has_more"]:
+                    break
+            total += max(1, -(-rows // dataset.row_cap))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stocks", type=int, default=4000)
+    parser.add_argument("--batch", default="batch_00")
+    parser.add_argument("--backend", default="sqlite")
+    parser.add_argument("--floor", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor:
+        floor(**json.loads(args.floor))
+        return
+    workdir = Path(tempfile.mkdtemp())
+    config = ServerConfig(n_stocks=args.stocks, now="2024-07-12T18:00:00+08:00", rate_limit_default=0)
+    with ServerProcess(config) as server:
+        db_url = f"sqlite:///{workdir / 'warehouse.db'}"
+        home = workdir / "home"
+        home.mkdir()
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "TUSHARE_TOKEN": server.token,
+            "TUSHARE_API_URL": server.url,
+            "STOCK_PIPELINE_DB_URL": db_url,
+            "STOCK_PIPELINE_START_DATE": "2024-01-02",
+        }
+        _cli(env, "--select", "stock_basic")
+        store = Warehouse(db_url)
+        stocks = [code for code in store.stock_codes() if batch_of(code) == args.batch]
+        store.dispose()
+
+        before = server.stats()["calls"]
+        pipeline_seconds = _cli(
+            env, "--select", "income,balancesheet,cashflow,fina_indicator", "--partition", args.batch
+        )
+        after = server.stats()["calls"]
+        pipeline_calls = sum(after[d.api_name] - before.get(d.api_name, 0) for d in STATEMENT_DATASETS)
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--floor",
+                json.dumps(
+                    {
+                        "api_url": server.url,
+                        "token": server.token,
+                        "db_url": f"sqlite:///{workdir / 'floor.db'}",
+                        "stocks": stocks,
+                    }
+                ),
+            ],
+            check=True,
+            cwd=REPO,
+        )
+        floor_seconds = time.perf_counter() - started
+        minimum = _minimum_calls(server, stocks)
+
+        # An incremental day: the sensor requests only the stocks disclosed since its cursor.
+        resources = {
+            "tushare": TushareResource(
+                token=server.token, api_url=server.url, calls_per_minute=0, budget_db_url=db_url
+            ),
+            "warehouse": WarehouseResource(url=db_url),
+            "sync_policy": SyncPolicyResource(),
+        }
+        periods = {"ops": {"disclosure_date": {"config": {"periods": ["20240331", "20240630"]}}}}
+        os.environ["DAGSTER_HOME"] = str(home)
+        with dg.instance_for_test() as instance:
+            dg.materialize([disclosure_date], resources=resources, run_config=periods, instance=instance)
+            cursor = statement_disclosure_sensor(dg.build_sensor_context(instance=instance, resources=resources)).cursor
+            server.configure(now="2024-07-31T23:30:00+08:00")
+            dg.materialize([disclosure_date], resources=resources, run_config=periods, instance=instance)
+            tick = statement_disclosure_sensor(
+                dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)
+            )
+            disclosed = sum(len(r.run_config["ops"]["income"]["config"]["stocks"]) for r in tick.run_requests)
+            before = server.stats()["calls"]
+            for request in tick.run_requests:
+                dg.materialize(
+                    statement_assets,
+                    resources=resources,
+                    partition_key=request.partition_key,
+                    run_config=request.run_config,
+                    instance=instance,
+                )
+            after = server.stats()["calls"]
+        incremental_calls = sum(after[d.api_name] - before.get(d.api_name, 0) for d in STATEMENT_DATASETS)
+
+    print(
+        f"\nFull-history batch {args.batch}: {len(stocks)} stocks of {args.stocks} SYNTHETIC, 4 statements, "
+        f"since {START}, SQLite\n"
+    )
+    print(f"{'API calls':>10} {'minimum':>8} {'pipeline s':>11} {'floor s':>8} {'ratio':>6}")
+    print(
+        f"{pipeline_calls:>10} {minimum:>8} {pipeline_seconds:>11.1f} {floor_seconds:>8.1f} "
+        f"{pipeline_seconds / floor_seconds:>6.2f}"
+    )
+    print(
+        f"\nIncremental day: K = {disclosed} stocks disclosed, {len(tick.run_requests)} batch runs, "
+        f"{incremental_calls} statement API calls (4 per stock = {4 * disclosed})"
+    )
+    shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()

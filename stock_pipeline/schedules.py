@@ -1,0 +1,62 @@
+"""Schedules: the daily incremental sync, late corrections, and the disclosure calendar refresh."""
+
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from stock_pipeline import settings
+from stock_pipeline.jobs import daily_sync_job, disclosure_date_job, late_corrections_job
+from stock_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, last_published_trading_days, trading_days
+from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
+
+SHANGHAI = ZoneInfo(settings.TIMEZONE)
+_hour, _minute = settings.daily_sync_time()
+
+
+@dg.schedule(
+    job=daily_sync_job,
+    cron_schedule=f"{_minute} {_hour} * * 1-5",
+    execution_timezone=settings.TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Each weekday after publication: refresh calendar and stock list, then sync that trading day.",
+)
+def daily_sync_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    day = context.scheduled_execution_time.astimezone(SHANGHAI).date()
+    store = warehouse.open()
+    is_open = store.calendar().get(day)
+    store.dispose()
+    if is_open is False or not trading_days.has_partition_key(day.isoformat()):
+        return dg.SkipReason(f"{day} is not a trading day")
+    return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
+
+@dg.schedule(
+    job=late_corrections_job,
+    cron_schedule=f"{_minute} {(_hour + 2) % 24} * * 1-5",
+    execution_timezone=settings.TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Re-sync the last K trading days of adj_factor and daily_basic: Tushare corrects history.",
+)
+def late_corrections_schedule(
+    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
+):
+    now = context.scheduled_execution_time.astimezone(SHANGHAI)
+    store = warehouse.open()
+    days = last_published_trading_days(store.calendar(), now, sync_policy.late_correction_days + 1)
+    store.dispose()
+    # Today's partition belongs to the daily sync; correct the days before it.
+    days = [day for day in days if day < now.date()][-sync_policy.late_correction_days :]
+    days = [day for day in days if trading_days.has_partition_key(day.isoformat())]
+    if not days:
+        return dg.SkipReason("no trading days to correct yet")
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    return dg.RunRequest(run_key=f"corrections:{last}", tags={RANGE_START_TAG: first, RANGE_END_TAG: last})
+
+
+# Statements are published on the evening of their disclosure (21:00-23:00 Shanghai time).
+disclosure_date_schedule = dg.ScheduleDefinition(
+    job=disclosure_date_job,
+    cron_schedule="30 17,21,23 * * *",
+    execution_timezone=settings.TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)

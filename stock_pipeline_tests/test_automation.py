@@ -1,0 +1,130 @@
+"""Schedules and sensors that replace the old service's scheduler, evaluated against a real instance."""
+
+import json
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from stock_pipeline.assets.financials import disclosure_date, statement_assets
+from stock_pipeline.assets.market import stock_basic, trade_cal, trade_date_assets
+from stock_pipeline.jobs import daily_sync_job, late_corrections_job, market_data_job
+from stock_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, last_published_trading_days
+from stock_pipeline.resources import SyncPolicyResource
+from stock_pipeline.schedules import daily_sync_schedule, late_corrections_schedule
+from stock_pipeline.sensors import AlertResource, gap_compensation_sensor, run_failure_alert_sensor
+from stock_pipeline.tushare_server.app import ServerConfig
+from stock_pipeline.tushare_server.launcher import ServerProcess
+from stock_pipeline.warehouse import Warehouse
+from stock_pipeline_tests.conftest import TEST_TOKEN, make_resources, materialize_reference, range_tags
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _defs(resources) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[trade_cal, stock_basic, *trade_date_assets, *statement_assets, disclosure_date],
+        jobs=[daily_sync_job, late_corrections_job, market_data_job],
+        resources=resources,
+    )
+
+
+def test_the_daily_schedule_syncs_trading_days_only(server, warehouse_url):
+    resources = make_resources(server, warehouse_url) | {"sync_policy": SyncPolicyResource()}
+    assert materialize_reference(resources).success
+
+    def tick(when: datetime):
+        context = dg.build_schedule_context(scheduled_execution_time=when, resources=resources)
+        return daily_sync_schedule(context)
+
+    request = tick(datetime(2024, 7, 5, 18, 0, tzinfo=SHANGHAI))
+    holiday = tick(datetime(2024, 5, 2, 18, 0, tzinfo=SHANGHAI))  # a weekday the calendar marks closed
+
+    assert (request.partition_key, request.run_key) == ("2024-07-05", "2024-07-05")
+    assert isinstance(holiday, dg.SkipReason) and "2024-05-02 is not a trading day" in holiday.skip_message
+    result = _defs(resources).resolve_job_def("daily_sync_job").execute_in_process(partition_key=request.partition_key)
+    materialized = {event.asset_key.path[0] for event in result.get_asset_materialization_events()}
+    assert materialized == {"trade_cal", "stock_basic", "daily", "adj_factor", "daily_basic"}
+    assert server.stats()["calls"]["daily"] == 1
+
+
+def test_late_corrections_resync_the_previous_k_trading_days(server, warehouse_url):
+    policy = SyncPolicyResource(late_correction_days=3)
+    resources = make_resources(server, warehouse_url) | {"sync_policy": policy}
+    assert materialize_reference(resources).success
+
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2024, 7, 5, 20, 0, tzinfo=SHANGHAI), resources=resources
+    )
+    request = late_corrections_schedule(context)
+
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2024-07-02", "2024-07-04")
+    result = _defs(resources).resolve_job_def("late_corrections_job").execute_in_process(tags=request.tags)
+    assert result.success
+    calls = server.stats()["calls"]
+    assert (calls["adj_factor"], calls["daily_basic"], calls.get("daily", 0)) == (3, 3, 0)
+
+
+def test_gap_compensation_requests_missing_dates_oldest_first_and_never_twice():
+    # The sensor looks at the real clock, so the synthetic server must too.
+    config = ServerConfig(tokens={TEST_TOKEN: 5000}, n_stocks=120, rate_limit_default=0)
+    with ServerProcess(config) as server, dg.instance_for_test() as instance:
+        url = f"sqlite:///{instance.root_directory}/warehouse.db"
+        policy = SyncPolicyResource(max_compensation_days=5)
+        resources = make_resources(server, url) | {"sync_policy": policy}
+        assert materialize_reference(resources).success
+        store = Warehouse(url)
+        recent = [d.isoformat() for d in last_published_trading_days(store.calendar(), datetime.now(SHANGHAI), 5)]
+        store.dispose()
+
+        def evaluate():
+            return gap_compensation_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+
+        empty = evaluate()
+        assert [r.partition_key for r in empty] == recent[-1:]  # an empty warehouse starts at the latest day
+
+        for key in (recent[0], recent[2], recent[4]):
+            assert dg.materialize(
+                trade_date_assets, resources=resources, instance=instance, tags=range_tags(key, key)
+            ).success
+        gaps = evaluate()
+        assert [r.partition_key for r in gaps] == [recent[1], recent[3]]
+
+        job = _defs(resources).resolve_job_def("market_data_job")
+        instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": recent[1]})
+        assert [r.partition_key for r in evaluate()] == [recent[3]]  # a date in flight is not requested again
+
+
+def test_failed_runs_are_logged_and_posted_to_the_alert_webhook(server, warehouse_url):
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    resources = make_resources(server, warehouse_url, token="wrong-token")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([trade_cal], resources=resources, instance=instance, raise_on_error=False)
+        assert not result.success
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alert_sensor",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"alerts": AlertResource(webhook_url=f"http://127.0.0.1:{hook.server_port}/")},
+        ).for_run_failure()
+        run_failure_alert_sensor(context)
+    hook.shutdown()
+
+    [message] = received
+    assert message["run_id"] == result.run_id
+    assert "wrong-token" not in json.dumps(message, ensure_ascii=False)
