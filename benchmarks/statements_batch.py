@@ -1,6 +1,6 @@
 """Benchmark: one full-history stock batch of the four statements, and an incremental day.
 
-    python benchmarks/statements_batch.py [--stocks 5000] [--batch batch_00] [--backend sqlite|postgres]
+    python benchmarks/statements_batch.py [--stocks 4000] [--batch batch_00]
 
 Against the bundled SYNTHETIC server with no rate limit, prints: API calls of a full-history batch
 (the real `dagster asset materialize` CLI) against the minimum possible (one call per stock and
@@ -100,7 +100,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stocks", type=int, default=4000)
     parser.add_argument("--batch", default="batch_00")
-    parser.add_argument("--backend", default="sqlite")
     parser.add_argument("--floor", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
