@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -46,22 +47,24 @@ class Deployment:
     def __init__(self, env: dict[str, str], logs: Path):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/graphql"
-        self.processes = [
-            subprocess.Popen(
-                [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                cwd=REPO,
-                env=env,
-                stdout=open(logs / "daemon.log", "w"),
-                stderr=subprocess.STDOUT,
-            ),
-            subprocess.Popen(
-                [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port), "-w", "workspace.yaml"],
-                cwd=REPO,
-                env=env,
-                stdout=open(logs / "webserver.log", "w"),
-                stderr=subprocess.STDOUT,
-            ),
-        ]
+        commands = {
+            "daemon": [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            "webserver": [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-w",
+                "workspace.yaml",
+            ],
+        }
+        self.processes = []
+        for name, command in commands.items():
+            with open(logs / f"{name}.log", "w") as log:
+                self.processes.append(
+                    subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -219,7 +222,7 @@ def test_backfills_over_graphql_run_once_cancel_resume_and_never_overlap(deploym
             windows.setdefault(step["stepKey"], []).append((step["startTime"], step["endTime"]))
     for step_key, spans in windows.items():
         spans.sort()
-        assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), (step_key, spans)
+        assert all(earlier[1] <= later[0] for earlier, later in pairwise(spans)), (step_key, spans)
     _warehouse_matches_server(server, warehouse_url, _open_days(server, "2024-07-01", "2024-07-12"))
 
 
