@@ -39,7 +39,9 @@ defs = dg.Definitions(
         run_failure_alert_sensor,
     ],
     resources={
-        "tushare": TushareResource(token=dg.EnvVar(settings.TUSHARE_TOKEN_ENV)),
+        "tushare": TushareResource(
+            token=dg.EnvVar(settings.TUSHARE_TOKEN_ENV), calls_per_minute=settings.calls_per_minute()
+        ),
         "warehouse": WarehouseResource(),
         "sync_policy": SyncPolicyResource(),
         "alerts": AlertResource(),

@@ -1,9 +1,12 @@
 """Resources own all I/O: the Tushare API and the warehouse database."""
 
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import Field
+from sqlalchemy.engine import make_url
 
 from stock_pipeline import settings
+from stock_pipeline.database import DatabaseConfigError
 from stock_pipeline.statements import create_latest_views
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.rate_limit import CallBudget
@@ -23,9 +26,20 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.url or settings.db_url()
 
     def open(self) -> Warehouse:
-        warehouse = Warehouse(self.resolved_url())
-        warehouse.create_tables()
-        create_latest_views(warehouse.engine)
+        """The warehouse with its tables; a bad URL or an unreachable database fails the run clearly."""
+        try:
+            warehouse = Warehouse(self.resolved_url())
+            warehouse.create_tables()
+            create_latest_views(warehouse.engine)
+        except DatabaseConfigError as error:
+            raise dg.Failure(description=f"{error} Check {settings.DB_URL_ENV}.", allow_retries=False) from None
+        except sa.exc.SQLAlchemyError as error:
+            url = make_url(self.resolved_url()).render_as_string(hide_password=True)
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise dg.Failure(
+                description=f"Cannot use the warehouse at {url}: {reason}. Check {settings.DB_URL_ENV}.",
+                allow_retries=False,
+            ) from None
         return warehouse
 
 
@@ -53,6 +67,10 @@ class TushareResource(dg.ConfigurableResource):
     rate_limit_cooldown_seconds: float = Field(
         default=61.0, description="Wait after a rate-limit answer: the server's window is a sliding minute."
     )
+    step_retries: int = Field(
+        default=2, description="Retries of a whole step when the API stayed unavailable through max_attempts."
+    )
+    step_retry_delay_seconds: float = Field(default=120.0, description="Wait before such a step retry.")
 
     def client(self) -> TushareClient:
         budget = CallBudget(

@@ -58,3 +58,14 @@ def daily_sync_time() -> tuple[int, int]:
     if not (0 <= hour < 24 and 0 <= minute < 60):
         raise ValueError(f"{DAILY_SYNC_TIME_ENV}={value!r}: expected HH:MM, e.g. 18:00")
     return hour, minute
+
+
+CALLS_PER_MINUTE_ENV = "STOCK_PIPELINE_CALLS_PER_MINUTE"
+
+
+def calls_per_minute() -> int:
+    """Tushare calls per minute per API for the whole deployment (200 suits a 2000-points account)."""
+    value = os.environ.get(CALLS_PER_MINUTE_ENV) or "200"
+    if not value.isdigit():
+        raise ValueError(f"{CALLS_PER_MINUTE_ENV}={value!r}: expected a whole number (0 = unlimited)")
+    return int(value)

@@ -5,9 +5,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from stock_pipeline.datasets import DISCLOSURE_DATE, STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline.settings import TIMEZONE
 from stock_pipeline.tushare.client import TushareClient, TushareFrame
 from stock_pipeline.tushare.errors import (
     TushareAuthError,
@@ -21,6 +23,9 @@ from stock_pipeline.tushare.errors import (
 )
 from stock_pipeline.warehouse import Batch, Warehouse, frame_to_batch, tushare_date
 
+SHANGHAI = ZoneInfo(TIMEZONE)
+# How many times an empty answer is asked again before it is believed (or reported).
+EMPTY_REASKS = 2
 # Only SSE and SZSE calendars matter for A-shares (BSE trades on the same days).
 CALENDAR_EXCHANGES = ("SSE", "SZSE")
 LIST_STATUSES = ("L", "D", "P")
@@ -49,12 +54,8 @@ def sync_trade_cal(client: TushareClient, warehouse: Warehouse, start: date, end
     started = time.monotonic()
     report = SyncReport()
     for exchange in CALENDAR_EXCHANGES:
-        frame = client.query(
-            TRADE_CAL.api_name,
-            {"exchange": exchange, "start_date": tushare_date(start), "end_date": tushare_date(end)},
-            TRADE_CAL.fields,
-            TRADE_CAL.row_cap,
-        )
+        params = {"exchange": exchange, "start_date": tushare_date(start), "end_date": tushare_date(end)}
+        frame = query_not_empty(client, TRADE_CAL, params, EMPTY_REASKS)
         if not frame.items:
             raise TushareNotPublishedError(
                 f"empty calendar for {exchange} {start}..{end}; refusing to treat it as 'no trading days'",
@@ -70,8 +71,9 @@ def sync_trade_cal(client: TushareClient, warehouse: Warehouse, start: date, end
 def sync_stock_basic(client: TushareClient, warehouse: Warehouse) -> SyncReport:
     """Upsert every stock: listed, delisted and suspended-listing. Stocks are never deleted."""
     started = time.monotonic()
+    # Listed stocks always exist, so an empty "L" answer is asked again; D and P may truly be empty.
     frames = [
-        client.query(STOCK_BASIC.api_name, {"list_status": status}, STOCK_BASIC.fields, STOCK_BASIC.row_cap)
+        query_not_empty(client, STOCK_BASIC, {"list_status": status}, EMPTY_REASKS if status == "L" else 0)
         for status in LIST_STATUSES
     ]
     if not frames[0].items:
@@ -149,13 +151,27 @@ def sync_trade_dates(
     return report
 
 
+def query_not_empty(client: TushareClient, dataset: TushareDataset, params: dict, reasks: int) -> TushareFrame:
+    """Query, asking again (with backoff) up to `reasks` times while the answer is empty: an empty
+    answer is as often a fault of the service as a fact about the data."""
+    for attempt in range(1, reasks + 2):
+        frame = client.query(dataset.api_name, params, dataset.fields, dataset.row_cap)
+        if frame.items or attempt > reasks:
+            return frame
+        client.pause(dataset.api_name, attempt, f"empty answer for {params}")
+    raise AssertionError("unreachable")
+
+
 def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date) -> Batch:
-    frame = client.query(dataset.api_name, {"trade_date": tushare_date(day)}, dataset.fields, dataset.row_cap)
+    published = datetime.now(SHANGHAI) >= datetime.combine(day, dataset.published_at, SHANGHAI)
+    # Before the publication time an empty answer is expected: fail at once. After it, ask again.
+    reasks = EMPTY_REASKS if published else 0
+    frame = query_not_empty(client, dataset, {"trade_date": tushare_date(day)}, reasks)
     if not frame.items:
         raise TushareNotPublishedError(
-            f"no rows for open trading day {day}. Tushare publishes {dataset.api_name} from "
-            f"{dataset.published_at:%H:%M} Asia/Shanghai; an empty answer is never taken as 'no data'. "
-            "Retry this partition once it is published.",
+            f"no rows for open trading day {day} (asked {reasks + 1} time(s)). Tushare publishes "
+            f"{dataset.api_name} from {dataset.published_at:%H:%M} Asia/Shanghai; an empty answer is never "
+            "taken as 'no data'. Retry this partition once it is published.",
             api_name=dataset.api_name,
         )
     batch = frame_to_batch(dataset, frame)

@@ -279,6 +279,12 @@ class Warehouse:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(table.c.actual_date))).scalar()
 
+    def known_stock_codes(self) -> set[str]:
+        """Codes in `stock_basic` or in the disclosure calendar."""
+        stocks, disclosures = TABLES[STOCK_BASIC.api_name], TABLES[DISCLOSURE_DATE.api_name]
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.union(sa.select(stocks.c.ts_code), sa.select(disclosures.c.ts_code))).scalars())
+
     def stock_codes(self) -> list[str]:
         """Every stock in `stock_basic`, delisted ones included."""
         table = TABLES[STOCK_BASIC.api_name]

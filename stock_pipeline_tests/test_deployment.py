@@ -3,115 +3,38 @@ in its own PostgreSQL database, backfills launched, followed, cancelled and resu
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
+from stock_pipeline.partitions import batch_of
 from stock_pipeline.tushare_server.app import ServerConfig
 from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline_tests.conftest import TEST_TOKEN, server_items
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-MARKET_ASSETS = [dataset.api_name for dataset in TRADE_DATE_DATASETS]
-
-LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __typename
-  ... on PartitionBackfill { status numPartitions runs(limit: 20) { runId status } }
-  ... on PythonError { message } } }"""
-CANCEL = """mutation($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename
-  ... on PythonError { message } } }"""
-REEXECUTE = """mutation($params: ReexecutionParams!) { reexecutePartitionBackfill(reexecutionParams: $params) {
-  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-STEPS = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status
-  stepStats { stepKey startTime endTime status } } } }"""
+from stock_pipeline_tests.deployment import (
+    BIN,
+    CANCEL,
+    DAEMONS,
+    LAUNCH_RUN,
+    MARKET_ASSETS,
+    REEXECUTE,
+    REPO,
+    REPOSITORY,
+    START_SCHEDULE,
+    STEPS,
+    STOP_SCHEDULE,
+    Deployment,
+)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Deployment:
-    def __init__(self, env: dict[str, str], logs: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/graphql"
-        commands = {
-            "daemon": [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            "webserver": [
-                str(BIN / "dagster-webserver"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-w",
-                "workspace.yaml",
-            ],
-        }
-        self.processes = []
-        for name, command in commands.items():
-            with open(logs / f"{name}.log", "w") as log:
-                self.processes.append(
-                    subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-                )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/server_info", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(1)
-        raise RuntimeError((logs / "webserver.log").read_text()[-3000:])
-
-    def graphql(self, query: str, **variables) -> dict:
-        answer = requests.post(self.url, json={"query": query, "variables": variables}, timeout=60).json()
-        assert "errors" not in answer, answer
-        return answer["data"]
-
-    def launch(self, first: str, last: str) -> str:
-        selectors = [
-            {"assetKey": {"path": [name]}, "partitions": {"range": {"start": first, "end": last}}}
-            for name in MARKET_ASSETS
-        ]
-        result = self.graphql(LAUNCH, params={"partitionsByAssets": selectors})["launchPartitionBackfill"]
-        assert result["__typename"] == "LaunchBackfillSuccess", result
-        return result["backfillId"]
-
-    def backfill(self, backfill_id: str) -> dict:
-        return self.graphql(STATUS, id=backfill_id)["partitionBackfillOrError"]
-
-    def wait(self, backfill_id: str, statuses: set[str], timeout: float = 300) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.backfill(backfill_id)
-            if state["status"] in statuses:
-                return state
-            time.sleep(2)
-        raise AssertionError(f"backfill {backfill_id} still {state['status']} after {timeout}s")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture
-def deployment(postgres_admin_url, tmp_path):
+@pytest.fixture(scope="module")
+def deployment(postgres_admin_url, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("deployment")
     admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
     names = [f"sp_dagster_{uuid.uuid4().hex[:8]}", f"sp_warehouse_{uuid.uuid4().hex[:8]}"]
     with admin.connect() as conn:
@@ -186,8 +109,8 @@ def test_backfills_over_graphql_run_once_cancel_resume_and_never_overlap(deploym
     june_days = [day for day in _open_days(server, *june)]
     _warehouse_matches_server(server, warehouse_url, june_days)
 
-    # Slow answers make the next backfill long enough to cancel midway.
-    server.configure(random_faults={"rate": 1.0, "kinds": ["slow"], "apis": MARKET_ASSETS}, slow_seconds=0.6)
+    # Slow answers make the next backfill outlast the daemon's 30-second loop, so it is cancelled midway.
+    server.configure(random_faults={"rate": 1.0, "kinds": ["slow"], "apis": MARKET_ASSETS}, slow_seconds=4.0)
     may = ("2024-05-13", "2024-05-31")
     second = dagster.launch(*may)
     deadline = time.monotonic() + 120
@@ -201,6 +124,7 @@ def test_backfills_over_graphql_run_once_cancel_resume_and_never_overlap(deploym
 
     server.configure(random_faults={})
     resumed = dagster.graphql(REEXECUTE, params={"parentRunId": second, "strategy": "FROM_FAILURE"})
+    assert resumed["reexecutePartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", resumed
     resumed_id = resumed["reexecutePartitionBackfill"]["backfillId"]
     assert dagster.wait(resumed_id, {"COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED"})["status"] in (
         "COMPLETED",
@@ -234,3 +158,44 @@ def _open_days(server, first: str, last: str) -> list[str]:
         ("cal_date",),
     )
     return sorted(f"{d[0][:4]}-{d[0][4:6]}-{d[0][6:]}" for d in items)
+
+
+@pytest.mark.slow
+def test_scheduler_status_start_stop_and_a_parameterised_run_over_graphql(deployment):
+    dagster, _, warehouse_url = deployment
+
+    # 127.0.0.1 in /proc/net/tcp's little-endian hex, or ::1 in tcp6.
+    assert dagster.listening_addresses() <= {"0100007F", "00000000000000000000000001000000"}
+    assert dagster.listening_addresses()
+
+    daemons = dagster.graphql(DAEMONS)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    required = {d["daemonType"]: d["healthy"] for d in daemons if d["required"]}
+    assert all(required[name] for name in ("SCHEDULER", "SENSOR", "BACKFILL", "QUEUED_RUN_COORDINATOR"))
+
+    started = dagster.graphql(START_SCHEDULE, selector=REPOSITORY | {"scheduleName": "daily_sync_schedule"})
+    state = started["startSchedule"]["scheduleState"]
+    assert state["status"] == "RUNNING"
+    stopped = dagster.graphql(STOP_SCHEDULE, id=state["id"])["stopRunningSchedule"]["scheduleState"]
+    assert stopped["status"] == "STOPPED"
+
+    engine = sa.create_engine(warehouse_url)
+    with engine.connect() as conn:
+        code = conn.execute(sa.text("SELECT ts_code FROM stock_basic ORDER BY ts_code LIMIT 1")).scalar()
+    params = {
+        "selector": REPOSITORY | {"jobName": "financial_statements_job"},
+        "runConfigData": {"ops": {"income": {"config": {"stocks": [code]}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": batch_of(code)}]},
+        "stepKeys": ["income"],
+    }
+    launched = dagster.graphql(LAUNCH_RUN, params=params)["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 180
+    while (status := dagster.graphql(STEPS, id=run_id)["runOrError"]["status"]) not in ("SUCCESS", "FAILURE"):
+        assert time.monotonic() < deadline
+        time.sleep(2)
+    assert status == "SUCCESS"
+    with engine.connect() as conn:
+        stocks = conn.execute(sa.text("SELECT DISTINCT ts_code FROM income")).scalars().all()
+    engine.dispose()
+    assert stocks == [code]

@@ -1,5 +1,6 @@
 """Financial statements, partitioned by stock batch, every version kept; and the disclosure calendar."""
 
+import re
 import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -8,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from stock_pipeline import settings, sync
-from stock_pipeline.assets.market import KINDS, STEP_RETRY, call_metadata, failing_clearly
+from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys
 from stock_pipeline.datasets import DISCLOSURE_DATE, STATEMENT_DATASETS, STOCK_BASIC, TushareDataset
 from stock_pipeline.partitions import batch_of, stock_batches
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
@@ -16,6 +17,7 @@ from stock_pipeline.warehouse import Warehouse
 
 FINANCIALS_GROUP = "financials"
 UNRESOLVED_FAILURES = "unresolved_failures"
+TS_CODE = re.compile(r"\d{6}\.(SH|SZ|BJ)")
 # Report periods whose disclosures can still arrive: annual reports come up to four months late.
 OPEN_PERIOD_DAYS = 400
 
@@ -73,7 +75,6 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                 description="Stocks of these batches whose last fetch failed (retried by a sensor, or given up).",
             )
         ],
-        retry_policy=STEP_RETRY,
         pool=dataset.api_name,
         metadata={
             "row_cap": dataset.row_cap,
@@ -89,10 +90,23 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         sync_policy: SyncPolicyResource,
     ) -> dg.MaterializeResult:
-        batches = set(context.partition_keys)
+        batches = set(partition_keys(context))
         client, store = tushare.client(), warehouse.open()
         if config.stocks:
-            # Sensors name stocks explicitly: a new listing may be disclosed before stock_basic knows it.
+            malformed = [code for code in config.stocks if not TS_CODE.fullmatch(code)]
+            if malformed:
+                raise dg.Failure(
+                    f"{malformed} are not Tushare stock codes (like 000001.SZ, 600000.SH, 920001.BJ)",
+                    allow_retries=False,
+                )
+            # A new listing may be disclosed before stock_basic knows it: disclosure_date vouches for it.
+            unknown = set(config.stocks) - store.known_stock_codes()
+            if unknown:
+                raise dg.Failure(
+                    f"unknown stock codes {sorted(unknown)}: in neither stock_basic nor "
+                    "disclosure_date (materialize stock_basic if they are new listings)",
+                    allow_retries=False,
+                )
             stocks = sorted({code for code in config.stocks if batch_of(code) in batches})
         else:
             stocks = [code for code in store.stock_codes() if batch_of(code) in batches]
@@ -100,7 +114,7 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                 raise dg.Failure("stock_basic is empty: materialize it first", allow_retries=False)
         start = date.fromisoformat(sync_policy.finance_start_date)
         started = time.monotonic()
-        with failing_clearly():
+        with failing_clearly(tushare):
             if config.use_vip:
                 periods = [datetime.strptime(p, "%Y%m%d").date() for p in config.vip_periods] or (
                     sync.quarter_ends_between(start, _today())
@@ -140,7 +154,6 @@ statement_assets = [build_statement_asset(dataset) for dataset in STATEMENT_DATA
     group_name=FINANCIALS_GROUP,
     kinds=KINDS,
     description=DISCLOSURE_DATE.description,
-    retry_policy=STEP_RETRY,
     pool=DISCLOSURE_DATE.api_name,
 )
 def disclosure_date(
@@ -151,7 +164,7 @@ def disclosure_date(
         sync.quarter_ends_between(today - timedelta(days=OPEN_PERIOD_DAYS), today)
     )
     client, store = tushare.client(), warehouse.open()
-    with failing_clearly():
+    with failing_clearly(tushare):
         report = sync.sync_disclosure_dates(client, store, periods)
     return dg.MaterializeResult(
         metadata={

@@ -18,19 +18,34 @@ REFERENCE_GROUP = "reference_data"
 MARKET_GROUP = "market_data"
 KINDS = {"tushare", "sql"}
 
-# Transient failures that outlived the client's own retries get two more tries of the whole step.
-STEP_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-
 
 @contextlib.contextmanager
-def failing_clearly():
-    """Turn terminal sync errors into Dagster failures that skip step retries (they cannot help)."""
+def failing_clearly(tushare: TushareResource):
+    """Retry the step when the service stayed unavailable through the client's own retries; turn
+    every other sync error into a failure without retries (retrying cannot help)."""
     try:
         yield
-    except TushareUnavailableError:
-        raise
+    except TushareUnavailableError as error:
+        if tushare.step_retries <= 0:
+            raise dg.Failure(description=str(error), allow_retries=False) from error
+        raise dg.RetryRequested(
+            max_retries=tushare.step_retries, seconds_to_wait=tushare.step_retry_delay_seconds
+        ) from error
     except (TushareError, sync.CalendarGapError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
+def partition_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The run's partition keys; an empty range (start after end) is an input error, not a no-op."""
+    keys = context.partition_keys
+    if not keys:
+        key_range = context.partition_key_range
+        raise dg.Failure(
+            f"The partition range {key_range.start}...{key_range.end} is empty: its start must not be after "
+            "its end.",
+            allow_retries=False,
+        )
+    return keys
 
 
 def call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
@@ -50,14 +65,13 @@ def call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
     group_name=REFERENCE_GROUP,
     kinds=KINDS,
     description=TRADE_CAL.description,
-    retry_policy=STEP_RETRY,
     pool=TRADE_CAL.api_name,
 )
 def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
     start, end = date.fromisoformat(settings.start_date()), date(today.year + 1, 12, 31)
     client, store = tushare.client(), warehouse.open()
-    with failing_clearly():
+    with failing_clearly(tushare):
         report = sync.sync_trade_cal(client, store, start, end)
     return dg.MaterializeResult(
         metadata={
@@ -75,12 +89,11 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
     group_name=REFERENCE_GROUP,
     kinds=KINDS,
     description=STOCK_BASIC.description,
-    retry_policy=STEP_RETRY,
     pool=STOCK_BASIC.api_name,
 )
 def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     client, store = tushare.client(), warehouse.open()
-    with failing_clearly():
+    with failing_clearly(tushare):
         report = sync.sync_stock_basic(client, store)
     return dg.MaterializeResult(
         metadata={
@@ -103,7 +116,6 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[TRADE_CAL.api_name, STOCK_BASIC.api_name],
         check_specs=checks.check_specs(dataset),
-        retry_policy=STEP_RETRY,
         pool=dataset.api_name,
         metadata={
             "row_cap": dataset.row_cap,
@@ -114,10 +126,10 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
     def _asset(
         context: dg.AssetExecutionContext, tushare: TushareResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        days = [date.fromisoformat(key) for key in context.partition_keys]
+        days = [date.fromisoformat(key) for key in partition_keys(context)]
         client, store = tushare.client(), warehouse.open()
         started = time.monotonic()
-        with failing_clearly():
+        with failing_clearly(tushare):
             report = sync.sync_trade_dates(client, store, dataset, days, run_id=context.run.run_id, log=context.log)
         written = sorted(report.dates_written + report.dates_already_synced)
         rows_per_date = report.rows_by_date.values()

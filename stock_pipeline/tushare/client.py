@@ -160,7 +160,14 @@ class TushareClient:
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _retry_delay(self, attempt: int, error: TushareError) -> float:
+    def pause(self, api_name: str, attempt: int, reason: str) -> None:
+        """Back off before asking again for a reason the caller judged transient; counts as a retry."""
+        delay = self._retry_delay(attempt, None)
+        self.stats.retries[api_name] += 1
+        self._log.warning("Tushare %s: %s; asking again in %.1fs", api_name, reason, delay)
+        self._sleep(delay)
+
+    def _retry_delay(self, attempt: int, error: TushareError | None) -> float:
         if isinstance(error, TushareRateLimitError):
             # The server's window is a sliding minute that also counts rejected calls: wait it out.
             return self._cooldown

@@ -76,6 +76,7 @@ DEFAULT_FIELDS = {
     ),
 }
 PUBLISHED_AT = {dataset.api_name: dataset.published_at for dataset in (DAILY, ADJ_FACTOR, DAILY_BASIC)}
+# Faults that a retry can get past; "drop_field" and "wrong_type" (malformed answers) can be scripted too.
 FAULT_KINDS = ("http_500", "http_503", "reset", "slow", "truncated_json", "empty", "server_busy", "rate_limited")
 
 
@@ -377,6 +378,15 @@ def _parse_fields(fields: Any, api_name: str) -> tuple[str, ...]:
     return tuple(name for name in requested if name in known)  # unknown fields are dropped silently
 
 
+def _corrupt(data: dict[str, Any], fault: str) -> None:
+    """Malformed answers: the last field missing, or the last column's numbers sent as text."""
+    if fault == "drop_field":
+        data["fields"] = data["fields"][:-1]
+        data["items"] = [item[:-1] for item in data["items"]]
+    else:
+        data["items"] = [[*item[:-1], None if item[-1] is None else str(item[-1])] for item in data["items"]]
+
+
 def _request_id() -> str:
     return uuid.uuid1().hex + str(time.time_ns() // 1000)[-16:]
 
@@ -427,6 +437,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "empty":
             return self._send_json(200, self.stand_in.empty_answer(api_name, body))
         answer = self.stand_in.answer(api_name, body)
+        if fault in ("drop_field", "wrong_type") and answer.get("data") and answer["data"]["items"]:
+            _corrupt(answer["data"], fault)
         payload = json.dumps(answer).encode()
         if fault == "truncated_json":
             payload = payload[: max(1, len(payload) // 2)]

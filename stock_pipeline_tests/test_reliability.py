@@ -1,0 +1,441 @@
+"""Reliability: a fault soak ends equal to a clean sync; SIGKILLs at several points resume to the clean
+result; bad input gets clear errors and writes nothing half-done; the token leaks nowhere."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from stock_pipeline.assets.financials import statement_assets
+from stock_pipeline.assets.market import trade_date_assets
+from stock_pipeline.datasets import ALL_DATASETS, DAILY, TRADE_DATE_DATASETS
+from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
+from stock_pipeline.tushare_server.app import FAULT_KINDS, ServerConfig
+from stock_pipeline.tushare_server.launcher import ServerProcess
+from stock_pipeline.warehouse import Warehouse
+from stock_pipeline_tests.conftest import (
+    SERVER_NOW,
+    TEST_TOKEN,
+    failure_message,
+    make_resources,
+    materialize_reference,
+    range_tags,
+    server_items,
+    table_rows,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+MARKET = [dataset.api_name for dataset in TRADE_DATE_DATASETS]
+SOAK_DAYS = int(os.environ.get("STOCK_PIPELINE_SOAK_DAYS", "60"))
+SOAK_BATCHES = int(os.environ.get("STOCK_PIPELINE_SOAK_BATCHES", "2"))
+
+
+def _open_days(server: ServerProcess, last: str, count: int) -> list[str]:
+    items = server_items(server, "trade_cal", {"end_date": last.replace("-", ""), "is_open": "1"}, ("cal_date",))
+    return sorted(f"{d[0][:4]}-{d[0][4:6]}-{d[0][6:]}" for d in items)[-count:]
+
+
+def _sync_everything(resources, days: list[str], batches: list[str]) -> None:
+    assert materialize_reference(resources).success
+    assert dg.materialize(trade_date_assets, resources=resources, tags=range_tags(days[0], days[-1])).success
+    assert dg.materialize(statement_assets, resources=resources, tags=range_tags(batches[0], batches[-1])).success
+
+
+def _snapshot(url: str) -> dict[str, list[tuple]]:
+    return {dataset.api_name: table_rows(url, dataset) for dataset in ALL_DATASETS}
+
+
+def test_a_fault_soak_ends_row_for_row_equal_to_a_clean_sync(warehouse_url, tmp_path):
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    batches = [f"batch_{index:02d}" for index in range(SOAK_BATCHES)]
+    config = {"tokens": {TEST_TOKEN: 5000}, "n_stocks": 80, "now": SERVER_NOW}
+    faults = {
+        "random_faults": {"rate": 0.25, "kinds": list(FAULT_KINDS), "seed": 7},
+        "slow_seconds": 1.5,
+        "rate_limit_default": 12,
+        "rate_window_seconds": 2.0,
+    }
+    with (
+        ServerProcess(ServerConfig(**config, rate_limit_default=0)) as clean,
+        ServerProcess(ServerConfig(**config, **faults)) as faulty,
+    ):
+        days = _open_days(clean, "2024-07-12", SOAK_DAYS)
+        _sync_everything(make_resources(clean, clean_url) | {"sync_policy": SyncPolicyResource()}, days, batches)
+
+        policy = SyncPolicyResource(max_retries_per_stock=0)
+        resources = make_resources(
+            faulty,
+            warehouse_url,
+            timeout_seconds=1.0,
+            max_attempts=10,
+            calls_per_minute=10,
+            rate_window_seconds=2.0,
+            rate_limit_cooldown_seconds=2.2,
+            step_retries=0,
+        ) | {"sync_policy": policy}
+        _sync_everything(resources, days, batches)
+        stats = faulty.stats()
+
+    expected, actual = _snapshot(clean_url), _snapshot(warehouse_url)
+    differences = {name: len(set(expected[name]) ^ set(actual[name])) for name in expected}
+    print(
+        f"\nsoak: {SOAK_DAYS} dates, {SOAK_BATCHES} batches, faults injected {sum(stats['faults'].values())} "
+        f"{stats['faults']}, rejected {stats['rejected']}, differences {differences}"
+    )
+    assert sum(stats["faults"].values()) > 50
+    assert all(count == 0 for count in differences.values()), differences
+    assert actual == expected
+    store = Warehouse(warehouse_url)
+    assert store.failures() == []
+    store.dispose()
+
+
+class Cli:
+    """The real `dagster asset materialize` CLI in its own process group, so it can be SIGKILLed whole."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def start(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def run(self, *args: str) -> None:
+        process = self.start(*args)
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-3000:]
+
+    def recover(self) -> None:
+        subprocess.run(
+            [str(BIN / "python"), "-m", "stock_pipeline.recover", "--all-in-progress"],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+
+def _kill_when(process: subprocess.Popen, condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the run ended before the kill point"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _no_partial_dates(server, url: str, days: list[str]) -> set[str]:
+    """Every date holds either nothing or exactly the server's rows; returns the complete ones."""
+    complete = set()
+    for dataset in TRADE_DATE_DATASETS:
+        for day in days:
+            stored = table_rows(url, dataset, date.fromisoformat(day))
+            assert len(stored) == len(set(stored))
+            if stored:
+                expected = server_items(server, dataset.api_name, {"trade_date": day.replace("-", "")}, ("ts_code",))
+                assert [row[0] for row in stored] == sorted(item[0] for item in expected), (dataset.api_name, day)
+                complete.add((dataset.api_name, day))
+    return complete
+
+
+@pytest.mark.slow
+def test_sigkill_at_several_points_then_recover_and_resume_to_the_clean_result(server, postgres_url, tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    cli = Cli(
+        os.environ
+        | {
+            "DAGSTER_HOME": str(home),
+            "TUSHARE_TOKEN": server.token,
+            "TUSHARE_API_URL": server.url,
+            "STOCK_PIPELINE_DB_URL": postgres_url,
+            "STOCK_PIPELINE_START_DATE": "2024-01-02",
+        }
+    )
+    cli.run("--select", "trade_cal,stock_basic")
+    days = _open_days(server, "2024-06-28", 18)
+    market = ("--select", ",".join(MARKET), "--partition-range", f"{days[0]}...{days[-1]}")
+    server.configure(random_faults={"rate": 1.0, "kinds": ["slow"], "apis": MARKET}, slow_seconds=0.25)
+    engine = sa.create_engine(postgres_url)
+
+    def calls(api: str) -> int:
+        return server.stats()["calls"].get(api, 0)
+
+    def synced(api: str) -> int:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT count(*) FROM partition_sync_log WHERE dataset = :d"), {"d": api}
+            ).scalar()
+
+    # 1. During a fetch: the third call to daily is on its way.
+    _kill_when(cli.start(*market), lambda: calls("daily") >= 3)
+    _no_partial_dates(server, postgres_url, days)
+    cli.recover()
+
+    # 2. Mid-write: the run's transaction has deleted and copied a date's rows and waits on a lock
+    #    this test holds on partition_sync_log, the last table that transaction writes.
+    locker = engine.connect()
+    locker.exec_driver_sql("BEGIN")
+    locker.exec_driver_sql("LOCK TABLE partition_sync_log IN EXCLUSIVE MODE")
+
+    def a_write_is_blocked() -> bool:
+        with engine.connect() as conn:
+            return (
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT%'"
+                    )
+                ).scalar()
+                > 0
+            )
+
+    before = _no_partial_dates(server, postgres_url, days)
+    _kill_when(cli.start(*market), a_write_is_blocked)
+    locker.exec_driver_sql("ROLLBACK")
+    locker.close()
+    time.sleep(1)
+    assert _no_partial_dates(server, postgres_url, days) == before  # the half-written date rolled back
+    cli.recover()
+
+    # 3. Between partitions: a few more dates committed, then the kill.
+    committed = synced("daily")
+    _kill_when(cli.start(*market), lambda: synced("daily") >= committed + 3)
+    _no_partial_dates(server, postgres_url, days)
+
+    # Resume as the README says: recover, then run the same command again.
+    cli.recover()
+    server.configure(random_faults={})
+    cli.run(*market)
+
+    assert _no_partial_dates(server, postgres_url, days) == {(api, day) for api in MARKET for day in days}
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        instance = dg.DagsterInstance.get()
+        for api in MARKET:
+            assert set(instance.get_materialized_partitions(dg.AssetKey(api))) == set(days)
+    finally:
+        del os.environ["DAGSTER_HOME"]
+    engine.dispose()
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def _cli_error(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_bad_cli_input_gets_clear_errors(server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    env = os.environ | {
+        "DAGSTER_HOME": str(tmp_path),
+        "TUSHARE_TOKEN": server.token,
+        "TUSHARE_API_URL": server.url,
+        "STOCK_PIPELINE_DB_URL": url,
+        "STOCK_PIPELINE_START_DATE": "2024-01-02",
+    }
+
+    weekend = _cli_error(env, "--select", "daily", "--partition", "2024-07-06")
+    assert "2024-07-06" in weekend and "partition" in weekend.lower()
+    backwards = _cli_error(env, "--select", "daily", "--partition-range", "2024-07-05...2024-07-01")
+    assert "2024-07-05" in backwards
+
+    without_token = {key: value for key, value in env.items() if key != "TUSHARE_TOKEN"}
+    missing = _cli_error(without_token, "--select", "trade_cal")
+    assert "TUSHARE_TOKEN" in missing
+    # ...while the code location still loads, so the UI works and shows what is wrong.
+    subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "stock_pipeline"],
+        cwd=REPO,
+        env=without_token,
+        check=True,
+        capture_output=True,
+    )
+    assert not (tmp_path / "warehouse.db").exists() or Warehouse(url).count_rows(DAILY) == 0
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        ("not a database url", "Cannot parse database URL 'not a database url'"),
+        ("mysql://user@127.0.0.1/db", "Unsupported database 'mysql'"),
+        (
+            "postgresql://postgres@127.0.0.1:1/none",
+            "Cannot use the warehouse at postgresql://postgres@127.0.0.1:1/none",
+        ),
+    ],
+)
+def test_a_bad_database_url_fails_clearly(server, database, message):
+    resources = make_resources(server, "sqlite://") | {"warehouse": WarehouseResource(url=database)}
+
+    result = materialize_reference(resources, raise_on_error=False)
+
+    assert not result.success
+    assert message in failure_message(result)
+    assert "STOCK_PIPELINE_DB_URL" in failure_message(result)
+
+
+def test_an_unreachable_api_fails_clearly_and_writes_nothing(warehouse_url):
+    resources = {
+        "tushare": TushareResource(
+            token=TEST_TOKEN,
+            api_url="http://127.0.0.1:9/dataapi",
+            max_attempts=2,
+            backoff_seconds=0.01,
+            step_retries=0,
+            budget_db_url=warehouse_url,
+        ),
+        "warehouse": WarehouseResource(url=warehouse_url),
+    }
+
+    result = materialize_reference(resources, raise_on_error=False)
+
+    assert not result.success
+    assert "cannot reach http://127.0.0.1:9/dataapi" in failure_message(result)
+    assert "TUSHARE_API_URL" in failure_message(result)
+    assert Warehouse(warehouse_url).stock_codes() == []
+
+
+def test_a_database_without_data_says_what_to_materialize_first(server, warehouse_url):
+    resources = make_resources(server, warehouse_url) | {"sync_policy": SyncPolicyResource()}
+
+    bars = dg.materialize(
+        trade_date_assets[:1], resources=resources, tags=range_tags("2024-07-01", "2024-07-01"), raise_on_error=False
+    )
+    statements = dg.materialize(
+        statement_assets[:1], resources=resources, partition_key="batch_01", raise_on_error=False
+    )
+
+    assert "materialize `trade_cal` first" in failure_message(bars)
+    assert "stock_basic is empty: materialize it first" in failure_message(statements)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("drop_field", "answer lacks requested fields ['amount']"),
+        ("wrong_type", "column `amount` should hold float values but has '"),
+    ],
+)
+def test_a_malformed_answer_fails_the_date_and_leaves_it_untouched(server, warehouse_url, fault, message):
+    resources = make_resources(server, warehouse_url)
+    assert materialize_reference(resources).success
+    daily = next(asset for asset in trade_date_assets if asset.key.path == ["daily"])
+    assert dg.materialize([daily], resources=resources, tags=range_tags("2024-07-05", "2024-07-05")).success
+    before = table_rows(warehouse_url, DAILY)
+    server.configure(faults=[{"api": "daily", "kind": fault, "times": 1}])
+
+    result = dg.materialize(
+        [daily], resources=resources, tags=range_tags("2024-07-05", "2024-07-05"), raise_on_error=False
+    )
+
+    assert not result.success
+    assert message in failure_message(result)
+    assert table_rows(warehouse_url, DAILY) == before
+
+
+@pytest.mark.parametrize(
+    ("stocks", "message"),
+    [
+        (["600000"], "['600000'] are not Tushare stock codes"),
+        (["999999.SZ"], "unknown stock codes ['999999.SZ']"),
+        (["000001.SZ'; DROP TABLE income; --"], "are not Tushare stock codes"),
+    ],
+)
+def test_a_stock_code_the_api_does_not_know_is_refused(server, warehouse_url, stocks, message):
+    resources = make_resources(server, warehouse_url) | {"sync_policy": SyncPolicyResource()}
+    assert materialize_reference(resources).success
+    income = statement_assets[0]
+
+    result = dg.materialize(
+        [income],
+        resources=resources,
+        partition_key="batch_01",
+        raise_on_error=False,
+        run_config={"ops": {"income": {"config": {"stocks": stocks}}}},
+    )
+
+    assert not result.success
+    assert message in failure_message(result)
+    assert server.stats()["calls"].get("income", 0) == 0
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_token_appears_nowhere_after_a_sync(tmp_path):
+    token = "f00dfeed" * 7  # 56 hex characters, like a real token
+    config = ServerConfig(tokens={token: 5000}, n_stocks=60, now=SERVER_NOW, rate_limit_default=0)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    warehouse = tmp_path / "warehouse.db"
+    with ServerProcess(config) as server:
+        env = os.environ | {
+            "DAGSTER_HOME": str(home),
+            "TUSHARE_TOKEN": token,
+            "TUSHARE_API_URL": server.url,
+            "STOCK_PIPELINE_DB_URL": f"sqlite:///{warehouse}",
+            "STOCK_PIPELINE_START_DATE": "2024-01-02",
+        }
+        outputs = []
+        for args in (
+            ("--select", "trade_cal,stock_basic"),
+            ("--select", ",".join(MARKET), "--partition-range", "2024-07-01...2024-07-05"),
+            ("--select", "income", "--partition", "batch_03"),
+        ):
+            done = subprocess.run(
+                [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", *args],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+            outputs.append(done.stdout + done.stderr)
+        bad = subprocess.run(
+            [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", "--select", "trade_cal"],
+            cwd=REPO,
+            env=env | {"TUSHARE_TOKEN": token[::-1]},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        outputs.append(bad.stdout + bad.stderr)
+
+    assert Warehouse(f"sqlite:///{warehouse}").count_rows(DAILY) > 0
+    assert not any(token in output or token[::-1] in output for output in outputs)  # logs
+    stored = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".db" for path in stored)
+    for path in stored:  # run storage, event logs, schedules, compute logs, the warehouse
+        content = path.read_bytes()
+        assert token.encode() not in content and token[::-1].encode() not in content, path
