@@ -217,15 +217,18 @@ def sync_statements(
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
     report = StatementReport(stocks=len(stocks))
+    code_position = dataset.fields.index("ts_code")
     unavailable_in_a_row = 0
     for ts_code in stocks:
         try:
-            frame = client.query(
-                dataset.api_name,
-                {"ts_code": ts_code, "start_date": tushare_date(start)},
-                dataset.fields,
-                dataset.row_cap,
-            )
+            # Every listed stock has statements: an empty answer is asked again before it is believed.
+            params = {"ts_code": ts_code, "start_date": tushare_date(start)}
+            frame = query_not_empty(client, dataset, params, EMPTY_REASKS)
+            codes = {item[code_position] for item in frame.items}
+            if codes - {ts_code}:
+                raise TushareSchemaError(
+                    f"asked for {ts_code}, answer has {sorted(codes)[:3]}", api_name=dataset.api_name
+                )
             batch = frame_to_batch(dataset, frame)
             report.new_versions += warehouse.insert_versions(dataset, batch, [ts_code])
             report.rows_fetched += len(frame)

@@ -22,6 +22,8 @@ STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) { __
   ... on PythonError { message } } }"""
 CANCEL = """mutation($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename
   ... on PythonError { message } } }"""
+TERMINATE = """mutation($id: String!) { terminateRun(runId: $id) { __typename
+  ... on PythonError { message } } }"""
 REEXECUTE = """mutation($params: ReexecutionParams!) { reexecutePartitionBackfill(reexecutionParams: $params) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 START_SCHEDULE = """mutation($selector: ScheduleSelector!) { startSchedule(scheduleSelector: $selector) {

@@ -41,8 +41,7 @@ def partition_keys(context: dg.AssetExecutionContext) -> list[str]:
     if not keys:
         key_range = context.partition_key_range
         raise dg.Failure(
-            f"The partition range {key_range.start}...{key_range.end} is empty: its start must not be after "
-            "its end.",
+            f"The partition range {key_range.start}...{key_range.end} is empty: its start must not be after its end.",
             allow_retries=False,
         )
     return keys
