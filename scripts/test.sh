@@ -21,4 +21,6 @@ fi
 export STOCK_PIPELINE_REQUIRE_POSTGRES=1
 
 ruff check .
-python -m pytest -q "$@"
+# Most tests wait on real processes (servers, the Dagster CLI, the daemon): three workers keep two cores
+# busy. Whole files go to one worker so that module-scoped deployments are started once.
+python -m pytest -q -n 3 --dist loadfile "$@"

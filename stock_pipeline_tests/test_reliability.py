@@ -200,7 +200,8 @@ def test_sigkill_at_several_points_then_recover_and_resume_to_the_clean_result(s
             return (
                 conn.execute(
                     sa.text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT%'"
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%partition_sync_log%'"
                     )
                 ).scalar()
                 > 0
