@@ -1,6 +1,6 @@
 """Benchmark: backfills through the real daemon on PostgreSQL storage.
 
-    python benchmarks/daemon_backfill.py [--stocks 5000] [--year 2025] [--budget 50] [--server-limit 60]
+    python -m benchmarks.daemon_backfill [--stocks 5000] [--year 2025] [--budget 50] [--server-limit 60]
 
 1. A one-year backfill of daily, adj_factor and daily_basic launched over GraphQL: runs and wall time
    (launch to COMPLETED_SUCCESS), no rate limit.
@@ -12,7 +12,6 @@ Prints a table. Needs PostgreSQL at STOCK_PIPELINE_TEST_PG_URL (default 127.0.0.
 import argparse
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -22,7 +21,8 @@ import sqlalchemy as sa
 
 from stock_pipeline.tushare_server.app import ServerConfig
 from stock_pipeline.tushare_server.launcher import ServerProcess
-from stock_pipeline_tests.deployment import BIN, MARKET_ASSETS, REPO, Deployment
+from stock_pipeline_tests.cli import REPO, dagster_home, materialize, project_env
+from stock_pipeline_tests.deployment import MARKET_ASSETS, Deployment
 
 PG_ADMIN = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED", "CANCELED"}
@@ -60,36 +60,20 @@ def main() -> None:
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     names = _databases(admin, 2)
     workdir = Path(tempfile.mkdtemp())
-    home = workdir / "home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(workdir, REPO / "deploy" / "postgres" / "dagster.yaml")
     config = ServerConfig(n_stocks=args.stocks, now=f"{args.year + 1}-01-10T18:00:00+08:00", rate_limit_default=0)
     try:
         with ServerProcess(config) as server:
-            env = os.environ | {
-                "DAGSTER_HOME": str(home),
-                "DAGSTER_PG_URL": _url(names[0]),
-                "STOCK_PIPELINE_DB_URL": _url(names[1]),
-                "TUSHARE_TOKEN": server.token,
-                "TUSHARE_API_URL": server.url,
-                "STOCK_PIPELINE_START_DATE": f"{args.year - 1}-01-02",
-                "STOCK_PIPELINE_CALLS_PER_MINUTE": "0",
-            }
-            subprocess.run(
-                [
-                    str(BIN / "dagster"),
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "stock_pipeline",
-                    "--select",
-                    "trade_cal,stock_basic",
-                ],
-                cwd=REPO,
-                env=env,
-                check=True,
-                capture_output=True,
+            env = project_env(
+                home,
+                server.url,
+                server.token,
+                _url(names[1]),
+                DAGSTER_PG_URL=_url(names[0]),
+                STOCK_PIPELINE_START_DATE=f"{args.year - 1}-01-02",
+                STOCK_PIPELINE_CALLS_PER_MINUTE="0",
             )
+            materialize(env, "--select", "trade_cal,stock_basic")
             engine = sa.create_engine(_url(names[1]))
             with engine.connect() as conn:
                 days = [

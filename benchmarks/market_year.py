@@ -1,7 +1,7 @@
 """Benchmark: one year of trading dates of daily, adj_factor and daily_basic, in one Dagster run,
 against the floor: the same HTTP calls and the same bulk writes in a plain script.
 
-    python benchmarks/market_year.py [--stocks 5000] [--year 2025] [--backends sqlite,postgres]
+    python -m benchmarks.market_year [--stocks 5000] [--year 2025] [--backends sqlite,postgres]
 
 Runs against the bundled SYNTHETIC server with no rate limit. Prints a table: wall time of the
 pipeline (the real `dagster asset materialize` CLI, SQLite Dagster storage) and of the floor, their
@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,9 +27,8 @@ from stock_pipeline.datasets import TRADE_DATE_DATASETS
 from stock_pipeline.tushare_server.app import ServerConfig
 from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Batch, Warehouse
+from stock_pipeline_tests.cli import MATERIALIZE, REPO, dagster_home, project_env
 
-REPO = Path(__file__).resolve().parents[1]
-DAGSTER = str(Path(sys.executable).with_name("dagster"))
 PG_ADMIN = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
@@ -84,28 +82,17 @@ def _fresh_db(backend: str, workdir: Path) -> tuple[str, callable]:
 
 def run(backend: str, server: ServerProcess, year: int, workdir: Path) -> dict[str, object]:
     db_url, drop = _fresh_db(backend, workdir)
-    home = Path(tempfile.mkdtemp(dir=workdir))
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "TUSHARE_TOKEN": server.token,
-        "TUSHARE_API_URL": server.url,
-        "STOCK_PIPELINE_DB_URL": db_url,
-        "STOCK_PIPELINE_START_DATE": f"{year - 1}-01-02",
-    }
+    home = dagster_home(Path(tempfile.mkdtemp(dir=workdir)))
+    env = project_env(home, server.url, server.token, db_url, STOCK_PIPELINE_START_DATE=f"{year - 1}-01-02")
     try:
-        _timed([DAGSTER, "asset", "materialize", "-m", "stock_pipeline", "--select", "trade_cal,stock_basic"], env)
+        _timed([*MATERIALIZE, "--select", "trade_cal,stock_basic"], env)
         warehouse = Warehouse(db_url)
         days = sorted(d.isoformat() for d, is_open in warehouse.calendar().items() if is_open and d.year == year)
         warehouse.dispose()
         calls_before = server.stats()["calls"]
         pipeline = _timed(
             [
-                DAGSTER,
-                "asset",
-                "materialize",
-                "-m",
-                "stock_pipeline",
+                *MATERIALIZE,
                 "--select",
                 "daily,adj_factor,daily_basic",
                 "--partition-range",
@@ -120,7 +107,8 @@ def run(backend: str, server: ServerProcess, year: int, workdir: Path) -> dict[s
             floor_seconds = _timed(
                 [
                     sys.executable,
-                    __file__,
+                    "-m",
+                    "benchmarks.market_year",
                     "--floor",
                     json.dumps({"api_url": server.url, "token": server.token, "db_url": floor_db, "days": days}),
                 ],

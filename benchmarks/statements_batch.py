@@ -1,6 +1,6 @@
 """Benchmark: one full-history stock batch of the four statements, and an incremental day.
 
-    python benchmarks/statements_batch.py [--stocks 4000] [--batch batch_00]
+    python -m benchmarks.statements_batch [--stocks 4000] [--batch batch_00]
 
 Against the bundled SYNTHETIC server with no rate limit, prints: API calls of a full-history batch
 (the real `dagster asset materialize` CLI) against the minimum possible (one call per stock and
@@ -30,9 +30,8 @@ from stock_pipeline.tushare.client import TushareFrame
 from stock_pipeline.tushare_server.app import ServerConfig
 from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Warehouse, frame_to_batch
+from stock_pipeline_tests.cli import MATERIALIZE, REPO, dagster_home, project_env
 
-REPO = Path(__file__).resolve().parents[1]
-DAGSTER = str(Path(sys.executable).with_name("dagster"))
 START = "20000101"
 
 
@@ -64,7 +63,7 @@ def floor(api_url: str, token: str, db_url: str, stocks: list[str]) -> None:
 def _cli(env: dict[str, str], *args: str) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "stock_pipeline", *args],
+        [*MATERIALIZE, *args],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -109,16 +108,8 @@ def main() -> None:
     config = ServerConfig(n_stocks=args.stocks, now="2024-07-12T18:00:00+08:00", rate_limit_default=0)
     with ServerProcess(config) as server:
         db_url = f"sqlite:///{workdir / 'warehouse.db'}"
-        home = workdir / "home"
-        home.mkdir()
-        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-        env = os.environ | {
-            "DAGSTER_HOME": str(home),
-            "TUSHARE_TOKEN": server.token,
-            "TUSHARE_API_URL": server.url,
-            "STOCK_PIPELINE_DB_URL": db_url,
-            "STOCK_PIPELINE_START_DATE": "2024-01-02",
-        }
+        home = dagster_home(workdir)
+        env = project_env(home, server.url, server.token, db_url)
         _cli(env, "--select", "stock_basic")
         store = Warehouse(db_url)
         stocks = [code for code in store.stock_codes() if batch_of(code) == args.batch]
@@ -134,7 +125,8 @@ def main() -> None:
         subprocess.run(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "benchmarks.statements_batch",
                 "--floor",
                 json.dumps(
                     {

@@ -3,16 +3,14 @@ driven over GraphQL."""
 
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
+from stock_pipeline_tests.cli import BIN, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 MARKET_ASSETS = [dataset.api_name for dataset in TRADE_DATE_DATASETS]
 
 LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {

@@ -1,9 +1,6 @@
 """End to end on the PostgreSQL deployment: a real dagster-webserver and dagster-daemon, Dagster storage
 in its own PostgreSQL database, backfills launched, followed, cancelled and resumed over GraphQL."""
 
-import os
-import shutil
-import subprocess
 import time
 import uuid
 from itertools import pairwise
@@ -15,15 +12,14 @@ from stock_pipeline.datasets import TRADE_DATE_DATASETS
 from stock_pipeline.partitions import batch_of
 from stock_pipeline.tushare_server.app import ServerConfig
 from stock_pipeline.tushare_server.launcher import ServerProcess
+from stock_pipeline_tests.cli import REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.conftest import TEST_TOKEN, server_items
 from stock_pipeline_tests.deployment import (
-    BIN,
     CANCEL,
     DAEMONS,
     LAUNCH_RUN,
     MARKET_ASSETS,
     REEXECUTE,
-    REPO,
     REPOSITORY,
     START_SCHEDULE,
     STEPS,
@@ -45,28 +41,13 @@ def deployment(postgres_admin_url, tmp_path_factory):
         sa.engine.make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
         for name in names
     )
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path, REPO / "deploy" / "postgres" / "dagster.yaml")
     config = ServerConfig(
         tokens={TEST_TOKEN: 5000}, n_stocks=150, now="2024-07-12T18:00:00+08:00", rate_limit_default=0
     )
     with ServerProcess(config) as server:
-        env = os.environ | {
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_URL": dagster_url,
-            "STOCK_PIPELINE_DB_URL": warehouse_url,
-            "TUSHARE_TOKEN": server.token,
-            "TUSHARE_API_URL": server.url,
-            "STOCK_PIPELINE_START_DATE": "2024-01-02",
-        }
-        subprocess.run(
-            [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", "--select", "trade_cal,stock_basic"],
-            cwd=REPO,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        env = project_env(home, server.url, server.token, warehouse_url, DAGSTER_PG_URL=dagster_url)
+        materialize(env, "--select", "trade_cal,stock_basic")
         running = Deployment(env, tmp_path)
         try:
             yield running, server, warehouse_url

@@ -2,13 +2,10 @@
 result; bad input gets clear errors and writes nothing half-done; the token leaks nowhere."""
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -21,6 +18,7 @@ from stock_pipeline.resources import SyncPolicyResource, TushareResource, Wareho
 from stock_pipeline.tushare_server.app import FAULT_KINDS, ServerConfig
 from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Warehouse
+from stock_pipeline_tests.cli import BIN, MATERIALIZE, REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.conftest import (
     SERVER_NOW,
     TEST_TOKEN,
@@ -32,8 +30,6 @@ from stock_pipeline_tests.conftest import (
     table_rows,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 MARKET = [dataset.api_name for dataset in TRADE_DATE_DATASETS]
 SOAK_DAYS = int(os.environ.get("STOCK_PIPELINE_SOAK_DAYS", "60"))
 SOAK_BATCHES = int(os.environ.get("STOCK_PIPELINE_SOAK_BATCHES", "2"))
@@ -100,25 +96,23 @@ def test_a_fault_soak_ends_row_for_row_equal_to_a_clean_sync(warehouse_url, tmp_
 
 
 class Cli:
-    """The real `dagster asset materialize` CLI in its own process group, so it can be SIGKILLed whole."""
+    """The real CLI in its own process group, so that it can be SIGKILLed whole."""
 
     def __init__(self, env: dict[str, str]):
         self.env = env
 
     def start(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", *args],
+            [*MATERIALIZE, *args],
             cwd=REPO,
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
 
     def run(self, *args: str) -> None:
-        process = self.start(*args)
-        _, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr[-3000:]
+        materialize(self.env, *args)
 
     def recover(self) -> None:
         subprocess.run(
@@ -156,19 +150,8 @@ def _no_partial_dates(server, url: str, days: list[str]) -> set[str]:
 
 @pytest.mark.slow
 def test_sigkill_at_several_points_then_recover_and_resume_to_the_clean_result(server, postgres_url, tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    cli = Cli(
-        os.environ
-        | {
-            "DAGSTER_HOME": str(home),
-            "TUSHARE_TOKEN": server.token,
-            "TUSHARE_API_URL": server.url,
-            "STOCK_PIPELINE_DB_URL": postgres_url,
-            "STOCK_PIPELINE_START_DATE": "2024-01-02",
-        }
-    )
+    home = dagster_home(tmp_path)
+    cli = Cli(project_env(home, server.url, server.token, postgres_url))
     cli.run("--select", "trade_cal,stock_basic")
     days = _open_days(server, "2024-06-28", 18)
     market = ("--select", ",".join(MARKET), "--partition-range", f"{days[0]}...{days[-1]}")
@@ -239,37 +222,18 @@ def test_sigkill_at_several_points_then_recover_and_resume_to_the_clean_result(s
 # -- bad input -----------------------------------------------------------------------------------
 
 
-def _cli_error(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode != 0
-    return done.stdout + done.stderr
-
-
 @pytest.mark.slow
 def test_bad_cli_input_gets_clear_errors(server, tmp_path):
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    env = os.environ | {
-        "DAGSTER_HOME": str(tmp_path),
-        "TUSHARE_TOKEN": server.token,
-        "TUSHARE_API_URL": server.url,
-        "STOCK_PIPELINE_DB_URL": url,
-        "STOCK_PIPELINE_START_DATE": "2024-01-02",
-    }
+    env = project_env(dagster_home(tmp_path), server.url, server.token, url)
 
-    weekend = _cli_error(env, "--select", "daily", "--partition", "2024-07-06")
+    weekend = materialize(env, "--select", "daily", "--partition", "2024-07-06", succeed=False)
     assert "2024-07-06" in weekend and "partition" in weekend.lower()
-    backwards = _cli_error(env, "--select", "daily", "--partition-range", "2024-07-05...2024-07-01")
-    assert "2024-07-05" in backwards
+    backwards = materialize(env, "--select", "daily", "--partition-range", "2024-07-05...2024-07-01", succeed=False)
+    assert "The partition range 2024-07-05...2024-07-01 is empty: its start must not be after its end" in backwards
 
     without_token = {key: value for key, value in env.items() if key != "TUSHARE_TOKEN"}
-    missing = _cli_error(without_token, "--select", "trade_cal")
+    missing = materialize(without_token, "--select", "trade_cal", succeed=False)
     assert "TUSHARE_TOKEN" in missing
     # ...while the code location still loads, so the UI works and shows what is wrong.
     subprocess.run(
@@ -395,43 +359,15 @@ def test_a_stock_code_the_api_does_not_know_is_refused(server, warehouse_url, st
 def test_the_token_appears_nowhere_after_a_sync(tmp_path):
     token = "f00dfeed" * 7  # 56 hex characters, like a real token
     config = ServerConfig(tokens={token: 5000}, n_stocks=60, now=SERVER_NOW, rate_limit_default=0)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     warehouse = tmp_path / "warehouse.db"
     with ServerProcess(config) as server:
-        env = os.environ | {
-            "DAGSTER_HOME": str(home),
-            "TUSHARE_TOKEN": token,
-            "TUSHARE_API_URL": server.url,
-            "STOCK_PIPELINE_DB_URL": f"sqlite:///{warehouse}",
-            "STOCK_PIPELINE_START_DATE": "2024-01-02",
-        }
-        outputs = []
-        for args in (
-            ("--select", "trade_cal,stock_basic"),
-            ("--select", ",".join(MARKET), "--partition-range", "2024-07-01...2024-07-05"),
-            ("--select", "income", "--partition", "batch_03"),
-        ):
-            done = subprocess.run(
-                [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", *args],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert done.returncode == 0, done.stderr[-2000:]
-            outputs.append(done.stdout + done.stderr)
-        bad = subprocess.run(
-            [str(BIN / "dagster"), "asset", "materialize", "-m", "stock_pipeline", "--select", "trade_cal"],
-            cwd=REPO,
-            env=env | {"TUSHARE_TOKEN": token[::-1]},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        outputs.append(bad.stdout + bad.stderr)
+        env = project_env(dagster_home(tmp_path), server.url, token, f"sqlite:///{warehouse}")
+        outputs = [
+            materialize(env, "--select", "trade_cal,stock_basic"),
+            materialize(env, "--select", ",".join(MARKET), "--partition-range", "2024-07-01...2024-07-05"),
+            materialize(env, "--select", "income", "--partition", "batch_03"),
+            materialize(env | {"TUSHARE_TOKEN": token[::-1]}, "--select", "trade_cal", succeed=False),
+        ]
 
     assert Warehouse(f"sqlite:///{warehouse}").count_rows(DAILY) > 0
     assert not any(token in output or token[::-1] in output for output in outputs)  # logs
