@@ -275,3 +275,20 @@ def test_the_vip_path_needs_5000_points(server, warehouse_url, points):
         )
     assert not result.success
     assert "抱歉，您没有接口(income_vip)访问权限" in failure_message(result)
+
+
+def test_the_finance_start_date_bounds_what_is_fetched(server, warehouse_url):
+    policy = SyncPolicyResource(finance_start_date="2020-01-01")
+    resources = _resources(server, warehouse_url, policy=policy)
+    assert materialize_reference(resources).success
+
+    assert dg.materialize([INCOME_ASSET], resources=resources, partition_key="batch_05").success
+
+    served = {
+        tuple(item)
+        for code in _batch_stocks(warehouse_url, "batch_05")
+        for item in server_items(server, "income", {"ts_code": code, "start_date": "20200101"}, INCOME.fields)
+    }
+    stored = {_as_tushare(row) for row in _stored(warehouse_url, "income", INCOME.fields)}
+    assert stored == served
+    assert min(row[1] for row in stored) >= "20200101"  # announced since the start date
