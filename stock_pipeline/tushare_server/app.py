@@ -187,21 +187,21 @@ class TushareStandIn:
         """The JSON envelope for one call (errors included), after auth and rate limiting."""
         token = body.get("token") or ""
         if token not in self.config.tokens:
-            return self._error(40101, MSG_BAD_TOKEN, api_name, "bad_token")
+            return self.error(40101, MSG_BAD_TOKEN, api_name, "bad_token")
         if api_name not in API_DATASETS:
-            return self._error(-1, MSG_UNKNOWN_API, api_name, "unknown_api")
+            return self.error(-1, MSG_UNKNOWN_API, api_name, "unknown_api")
         points = self.config.tokens[token]
         if points < MIN_POINTS[api_name]:
-            return self._error(40203, MSG_NO_PERMISSION.format(api=api_name), api_name, "no_permission")
-        limit = self._limit(api_name, points)
+            return self.error(40203, MSG_NO_PERMISSION.format(api=api_name), api_name, "no_permission")
+        limit = self.limit(api_name, points)
         if limit and not self._admit(token, api_name, limit):
-            return self._error(40203, MSG_RATE_LIMIT.format(limit=limit), api_name, "rate_limited")
+            return self.error(40203, MSG_RATE_LIMIT.format(limit=limit), api_name, "rate_limited")
         params = {key: value for key, value in (body.get("params") or {}).items() if value not in (None, "")}
         fields = _parse_fields(body.get("fields"), api_name)
         try:
             rows = self._rows(api_name, params)
         except _ApiError as error:
-            return self._error(error.code, error.msg, api_name, "bad_request")
+            return self.error(error.code, error.msg, api_name, "bad_request")
         offset = int(params.get("offset", 0) or 0)
         default_cap = VIP_ROW_CAP if api_name.endswith("_vip") else API_DATASETS[api_name].row_cap
         cap = self.config.row_caps.get(api_name, default_cap)
@@ -214,7 +214,8 @@ class TushareStandIn:
             self.calls_log.append((time.time(), api_name, "ok"))
         return self._ok(fields, [[row.get(name) for name in fields] for row in page], has_more)
 
-    def _limit(self, api_name: str, points: int) -> int:
+    def limit(self, api_name: str, points: int) -> int:
+        """Calls per minute this API allows a token with `points`; 0 means unlimited."""
         if api_name in self.config.rate_limits:
             return self.config.rate_limits[api_name]
         if self.config.rate_limit_default is not None:
@@ -231,7 +232,8 @@ class TushareStandIn:
             window.append(now)
             return len(window) <= limit
 
-    def _error(self, code: int, msg: str, api_name: str, outcome: str) -> dict[str, Any]:
+    def error(self, code: int, msg: str, api_name: str, outcome: str) -> dict[str, Any]:
+        """An error envelope (sent with HTTP 200), counted under `outcome`."""
         with self._lock:
             self.stats["rejected"][outcome] += 1
             self.calls_log.append((time.time(), api_name, outcome))
@@ -430,10 +432,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(self.stand_in.config.slow_seconds)
         if fault == "server_busy":
-            return self._send_json(200, self.stand_in._error(50101, MSG_SERVER_BUSY, api_name, "server_busy"))
+            return self._send_json(200, self.stand_in.error(50101, MSG_SERVER_BUSY, api_name, "server_busy"))
         if fault == "rate_limited":
-            message = MSG_RATE_LIMIT.format(limit=self.stand_in._limit(api_name, 2000))
-            return self._send_json(200, self.stand_in._error(40203, message, api_name, "rate_limited"))
+            message = MSG_RATE_LIMIT.format(limit=self.stand_in.limit(api_name, 2000))
+            return self._send_json(200, self.stand_in.error(40203, message, api_name, "rate_limited"))
         if fault == "empty":
             return self._send_json(200, self.stand_in.empty_answer(api_name, body))
         answer = self.stand_in.answer(api_name, body)
