@@ -41,9 +41,6 @@ class TushareFrame:
     def __len__(self) -> int:
         return len(self.items)
 
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.fields, item, strict=True)) for item in self.items]
-
 
 @dataclass
 class CallStats:
@@ -94,10 +91,6 @@ class TushareClient:
         self._sleep = sleep
         self._session = requests.Session()
         self.stats = CallStats()
-
-    @property
-    def api_url(self) -> str:
-        return self._api_url
 
     def query(
         self,
