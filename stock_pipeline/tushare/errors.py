@@ -2,6 +2,7 @@
 shared by unrelated errors (40203 is both "no permission" and "rate limited"), so errors are told apart
 by their text, the way every client of the real service has to."""
 
+
 class TushareError(Exception):
     """Base class. `retryable` errors are retried with backoff; the others fail at once."""
 
