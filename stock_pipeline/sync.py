@@ -2,7 +2,7 @@
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -209,11 +209,15 @@ def sync_statements(
     *,
     partition_of: Callable[[str], str],
     max_retries: int,
+    delisted_before_start: Set[str] = frozenset(),
     log: logging.Logger | None = None,
 ) -> StatementReport:
     """Fetch each stock's full statement history since `start` (one call per stock, plus pages) and
     store its new versions atomically. A stock that fails is recorded in `sync_failure` and the others
-    go on; errors that hold for every stock stop the run."""
+    go on; errors that hold for every stock stop the run.
+
+    A stock with statements is asked again when its answer is empty; one delisted before `start`
+    is expected to have none, and its empty answer is believed at once."""
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
     report = StatementReport(stocks=len(stocks))
@@ -221,9 +225,9 @@ def sync_statements(
     unavailable_in_a_row = 0
     for ts_code in stocks:
         try:
-            # Every listed stock has statements: an empty answer is asked again before it is believed.
             params = {"ts_code": ts_code, "start_date": tushare_date(start)}
-            frame = query_not_empty(client, dataset, params, EMPTY_REASKS)
+            reasks = 0 if ts_code in delisted_before_start else EMPTY_REASKS
+            frame = query_not_empty(client, dataset, params, reasks)
             codes = {item[code_position] for item in frame.items}
             if codes - {ts_code}:
                 raise TushareSchemaError(

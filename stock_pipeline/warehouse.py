@@ -285,6 +285,11 @@ class Warehouse:
         with self.engine.connect() as conn:
             return set(conn.execute(sa.union(sa.select(stocks.c.ts_code), sa.select(disclosures.c.ts_code))).scalars())
 
+    def delisted_before(self, day: date) -> set[str]:
+        table = TABLES[STOCK_BASIC.api_name]
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(table.c.ts_code).where(table.c.delist_date < day)).scalars())
+
     def stock_codes(self) -> list[str]:
         """Every stock in `stock_basic`, delisted ones included."""
         table = TABLES[STOCK_BASIC.api_name]

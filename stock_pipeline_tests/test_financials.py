@@ -292,3 +292,21 @@ def test_the_finance_start_date_bounds_what_is_fetched(server, warehouse_url):
     stored = {_as_tushare(row) for row in _stored(warehouse_url, "income", INCOME.fields)}
     assert stored == served
     assert min(row[1] for row in stored) >= "20200101"  # announced since the start date
+
+
+def test_a_stock_delisted_before_the_start_date_costs_one_call(server, warehouse_url):
+    policy = SyncPolicyResource(finance_start_date="2024-01-01")
+    resources = _resources(server, warehouse_url, policy=policy)
+    assert materialize_reference(resources).success
+    store = Warehouse(warehouse_url)
+    gone = sorted(store.delisted_before(date(2024, 1, 1)))
+    store.dispose()
+    batch = batch_of(gone[0])
+
+    assert dg.materialize([INCOME_ASSET], resources=resources, partition_key=batch).success
+
+    # Its empty answer is expected and believed; every other stock of the batch has statements.
+    assert server.stats()["calls"]["income"] == len(_batch_stocks(warehouse_url, batch))
+    stored = {row[0] for row in _stored(warehouse_url, "income", ("ts_code",))}
+    assert gone[0] not in stored
+    assert stored == set(_batch_stocks(warehouse_url, batch)) - set(gone)

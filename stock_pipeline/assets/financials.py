@@ -129,6 +129,7 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                     start,
                     partition_of=batch_of,
                     max_retries=sync_policy.max_retries_per_stock,
+                    delisted_before_start=store.delisted_before(start),
                     log=context.log,
                 )
         return dg.MaterializeResult(
