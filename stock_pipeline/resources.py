@@ -1,5 +1,8 @@
 """Resources own all I/O: the Tushare API and the warehouse database."""
 
+import contextlib
+from collections.abc import Iterator
+
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
@@ -41,6 +44,16 @@ class WarehouseResource(dg.ConfigurableResource):
                 allow_retries=False,
             ) from None
         return warehouse
+
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[Warehouse]:
+        """The warehouse for a sensor or schedule tick, its connections closed afterwards: ticks run
+        in the long-lived code server, where an engine left open per tick would pile up."""
+        warehouse = self.open()
+        try:
+            yield warehouse
+        finally:
+            warehouse.dispose()
 
 
 class TushareResource(dg.ConfigurableResource):

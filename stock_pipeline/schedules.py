@@ -22,9 +22,8 @@ _hour, _minute = settings.daily_sync_time()
 )
 def daily_sync_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
     day = context.scheduled_execution_time.astimezone(SHANGHAI).date()
-    store = warehouse.open()
-    is_open = store.calendar().get(day)
-    store.dispose()
+    with warehouse.connected() as store:
+        is_open = store.calendar().get(day)
     if is_open is False or not trading_days.has_partition_key(day.isoformat()):
         return dg.SkipReason(f"{day} is not a trading day")
     return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
@@ -41,9 +40,8 @@ def late_corrections_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
 ):
     now = context.scheduled_execution_time.astimezone(SHANGHAI)
-    store = warehouse.open()
-    days = last_published_trading_days(store.calendar(), now, sync_policy.late_correction_days + 1)
-    store.dispose()
+    with warehouse.connected() as store:
+        days = last_published_trading_days(store.calendar(), now, sync_policy.late_correction_days + 1)
     # Today's partition belongs to the daily sync; correct the days before it.
     days = [day for day in days if day < now.date()][-sync_policy.late_correction_days :]
     days = [day for day in days if trading_days.has_partition_key(day.isoformat())]

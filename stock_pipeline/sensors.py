@@ -50,12 +50,13 @@ def statement_disclosure_sensor(context: dg.SensorEvaluationContext, warehouse: 
     evaluation starts from the window before the newest disclosure: full history is a backfill.
     """
     seen: dict[str, str] = json.loads(context.cursor)["seen"] if context.cursor else {}
-    store = warehouse.open()
-    newest = store.latest_disclosure()
-    if newest is None:
-        return dg.SkipReason("disclosure_date is empty: materialize it first")
-    watermark = max([newest, *map(date.fromisoformat, seen.values())]) - timedelta(days=DISCLOSURE_LOOKBACK_DAYS)
-    disclosed = {f"{code}|{end:%Y%m%d}": actual.isoformat() for code, end, actual in store.disclosures_since(watermark)}
+    with warehouse.connected() as store:
+        newest = store.latest_disclosure()
+        if newest is None:
+            return dg.SkipReason("disclosure_date is empty: materialize it first")
+        watermark = max([newest, *map(date.fromisoformat, seen.values())]) - timedelta(days=DISCLOSURE_LOOKBACK_DAYS)
+        recent = store.disclosures_since(watermark)
+    disclosed = {f"{code}|{end:%Y%m%d}": actual.isoformat() for code, end, actual in recent}
     new = {key: day for key, day in disclosed.items() if key not in seen}
     by_batch: dict[str, list[str]] = defaultdict(list)
     for key in sorted(new):
@@ -85,9 +86,10 @@ def statement_retry_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
 ):
     now = datetime.now(UTC)
-    store = warehouse.open()
+    with warehouse.connected() as store:
+        failing = store.failures(statuses=(FAILING,))
     due: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for failure in store.failures(statuses=(FAILING,)):
+    for failure in failing:
         last = failure["last_failed_at"]
         last = last if last.tzinfo else last.replace(tzinfo=UTC)
         wait = sync_policy.retry_backoff_seconds * 2 ** (failure["attempts"] - 1)
@@ -147,9 +149,8 @@ def _partitions_in_flight(instance: dg.DagsterInstance) -> set[str]:
 def gap_compensation_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
 ):
-    store = warehouse.open()
-    calendar = store.calendar()
-    store.dispose()
+    with warehouse.connected() as store:
+        calendar = store.calendar()
     recent = last_published_trading_days(calendar, datetime.now(SHANGHAI), sync_policy.max_compensation_days)
     recent = [day.isoformat() for day in recent if trading_days.has_partition_key(day.isoformat())]
     if not recent:
