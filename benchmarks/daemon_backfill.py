@@ -19,10 +19,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline_tests.cli import REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.deployment import MARKET_ASSETS, Deployment
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 PG_ADMIN = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "FAILED", "COMPLETED_FAILED", "CANCELED"}

@@ -24,10 +24,10 @@ import requests
 import sqlalchemy as sa
 
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Batch, Warehouse
 from stock_pipeline_tests.cli import MATERIALIZE, REPO, dagster_home, project_env
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 PG_ADMIN = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 

@@ -27,10 +27,10 @@ from stock_pipeline.partitions import batch_of
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
 from stock_pipeline.sensors import statement_disclosure_sensor
 from stock_pipeline.tushare.client import TushareFrame
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Warehouse, frame_to_batch
 from stock_pipeline_tests.cli import MATERIALIZE, REPO, dagster_home, project_env
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 START = "20000101"
 

@@ -13,7 +13,7 @@ DEMO_DAYS="${DEMO_DAYS:-20}"
 
 if [ -z "${TUSHARE_TOKEN:-}" ]; then
   server_log="$(mktemp)"
-  python -m stock_pipeline.tushare_server --port 0 >"$server_log" 2>&1 &
+  python -m tushare_double --port 0 >"$server_log" 2>&1 &
   server_pid=$!
   trap 'kill $server_pid 2>/dev/null || true; rm -f "$server_log"' EXIT
   for _ in $(seq 100); do grep -q '^listening ' "$server_log" && break; sleep 0.1; done

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from stock_pipeline.assets.market import stock_basic, trade_cal
 from stock_pipeline.datasets import TushareDataset
 from stock_pipeline.resources import TushareResource, WarehouseResource
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import TABLES
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 POSTGRES_ADMIN_URL = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("STOCK_PIPELINE_REQUIRE_POSTGRES") == "1"

@@ -15,10 +15,10 @@ from stock_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, last_publi
 from stock_pipeline.resources import SyncPolicyResource
 from stock_pipeline.schedules import daily_sync_schedule, late_corrections_schedule
 from stock_pipeline.sensors import AlertResource, gap_compensation_sensor, run_failure_alert_sensor
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Warehouse
 from stock_pipeline_tests.conftest import TEST_TOKEN, make_resources, materialize_reference, range_tags
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -10,8 +10,6 @@ import sqlalchemy as sa
 
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
 from stock_pipeline.partitions import batch_of
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline_tests.cli import REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.conftest import TEST_TOKEN, server_items
 from stock_pipeline_tests.deployment import (
@@ -27,6 +25,8 @@ from stock_pipeline_tests.deployment import (
     TERMINATE,
     Deployment,
 )
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 
 @pytest.fixture(scope="module")

@@ -260,8 +260,8 @@ def test_the_vip_path_makes_one_call_per_period(server, warehouse_url):
 
 @pytest.mark.parametrize("points", [2000])
 def test_the_vip_path_needs_5000_points(server, warehouse_url, points):
-    from stock_pipeline.tushare_server.app import ServerConfig
-    from stock_pipeline.tushare_server.launcher import ServerProcess
+    from tushare_double.app import ServerConfig
+    from tushare_double.launcher import ServerProcess
 
     with ServerProcess(ServerConfig(tokens={"small-account": points}, n_stocks=60, rate_limit_default=0)) as small:
         resources = _resources(small, warehouse_url)

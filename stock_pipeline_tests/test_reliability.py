@@ -15,8 +15,6 @@ from stock_pipeline.assets.financials import statement_assets
 from stock_pipeline.assets.market import trade_date_assets
 from stock_pipeline.datasets import ALL_DATASETS, DAILY, TRADE_DATE_DATASETS
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
-from stock_pipeline.tushare_server.app import FAULT_KINDS, ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline.warehouse import Warehouse
 from stock_pipeline_tests.cli import BIN, MATERIALIZE, REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.conftest import (
@@ -29,6 +27,8 @@ from stock_pipeline_tests.conftest import (
     server_items,
     table_rows,
 )
+from tushare_double.app import FAULT_KINDS, ServerConfig
+from tushare_double.launcher import ServerProcess
 
 MARKET = [dataset.api_name for dataset in TRADE_DATE_DATASETS]
 SOAK_DAYS = int(os.environ.get("STOCK_PIPELINE_SOAK_DAYS", "60"))

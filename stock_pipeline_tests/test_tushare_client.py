@@ -19,9 +19,9 @@ from stock_pipeline.tushare.errors import (
     TushareUnknownApiError,
     classify,
 )
-from stock_pipeline.tushare_server.app import ServerConfig
-from stock_pipeline.tushare_server.launcher import ServerProcess
 from stock_pipeline_tests.conftest import SERVER_NOW, TEST_TOKEN
+from tushare_double.app import ServerConfig
+from tushare_double.launcher import ServerProcess
 
 TRADE_DATE = {"trade_date": "20240705"}
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from stock_pipeline.datasets import DAILY
-from stock_pipeline.tushare_server.app import ServerConfig, make_server
-from stock_pipeline.tushare_server.synthetic import BOARDS, SyntheticMarket
+from tushare_double.app import ServerConfig, make_server
+from tushare_double.synthetic import BOARDS, SyntheticMarket
 
 
 def _post(server, api_name, params=None, fields="", path=None, token=None):

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from stock_pipeline.tushare_server.app import ServerConfig
+from tushare_double.app import ServerConfig
 
 
 class ServerProcess:
@@ -20,7 +20,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "stock_pipeline.tushare_server",
+                "tushare_double",
                 "--port",
                 str(port),
                 "--config",

@@ -1,10 +1,10 @@
-"""Run the SYNTHETIC Tushare-compatible server: `python -m stock_pipeline.tushare_server --help`."""
+"""Run the SYNTHETIC Tushare-compatible server: `python -m tushare_double --help`."""
 
 import argparse
 import json
 import sys
 
-from stock_pipeline.tushare_server.app import ServerConfig, make_server
+from tushare_double.app import ServerConfig, make_server
 
 
 def main(argv: list[str] | None = None) -> None:

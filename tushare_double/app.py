@@ -35,7 +35,7 @@ from stock_pipeline.datasets import (
     STOCK_BASIC,
     TRADE_CAL,
 )
-from stock_pipeline.tushare_server.synthetic import SyntheticMarket, SyntheticStatements
+from tushare_double.synthetic import SyntheticMarket, SyntheticStatements
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
