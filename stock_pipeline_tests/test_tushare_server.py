@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import requests
 
-from stock_pipeline.datasets import DAILY
 from tushare_double.app import ServerConfig, make_server
+from tushare_double.model import API_MODELS
 from tushare_double.synthetic import BOARDS, SyntheticMarket
 
 
@@ -66,12 +66,16 @@ def test_default_fields_omit_the_non_default_ones(server):
 
 
 def test_rows_appear_only_after_their_publication_time(server):
-    server.configure(now="2024-07-05T15:59:00+08:00")
+    # daily: 17:00 (the latest official time, DOC-108), daily_basic 17:00, adj_factor 09:30 (tushare_double.model).
+    server.configure(now="2024-07-05T16:59:00+08:00")
     assert _post(server, "daily", {"trade_date": "20240705"})["data"]["items"] == []
-    assert _post(server, "adj_factor", {"trade_date": "20240705"})["data"]["items"] != []
-    server.configure(now="2024-07-05T16:00:00+08:00")
-    assert _post(server, "daily", {"trade_date": "20240705"})["data"]["items"] != []
     assert _post(server, "daily_basic", {"trade_date": "20240705"})["data"]["items"] == []
+    assert _post(server, "adj_factor", {"trade_date": "20240705"})["data"]["items"] != []
+    server.configure(now="2024-07-05T17:00:00+08:00")
+    assert _post(server, "daily", {"trade_date": "20240705"})["data"]["items"] != []
+    assert _post(server, "daily_basic", {"trade_date": "20240705"})["data"]["items"] != []
+    server.configure(now="2024-07-05T09:29:00+08:00")
+    assert _post(server, "adj_factor", {"trade_date": "20240705"})["data"]["items"] == []
 
 
 def test_the_per_minute_limit_counts_rejected_calls(server):
@@ -140,4 +144,5 @@ def test_suspended_and_delisted_stocks_have_no_bars_but_listed_ones_have_factors
 def test_the_same_date_is_generated_identically_every_time(market):
     t = market.day_index(date(2024, 7, 5))
     first, second = market.daily(t, market.index), market.daily(t, market.index)
-    assert all(np.array_equal(first[name], second[name]) for name in DAILY.fields if name != "trade_date")
+    generated = [name for name in API_MODELS["daily"].default_field_names if name != "trade_date"]
+    assert all(np.array_equal(first[name], second[name]) for name in generated)

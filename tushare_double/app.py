@@ -1,14 +1,16 @@
 """A Tushare-compatible HTTP server serving SYNTHETIC data, for tests and the offline demo.
 
-It behaves like the real service where a sync can go wrong: `POST <base>/<api_name>` and `POST /` with
-`{api_name, token, params, fields}`; every error is HTTP 200 with a non-zero `code` and the real Chinese
-message; answers are sorted newest first and silently truncated at each API's row cap (`has_more` says
-so, and offset/limit pages); per-token, per-API calls per minute are limited in a sliding window that
-also counts rejected calls; a trading day's rows appear only after their publication time; and faults
-(HTTP 5xx, resets, slow answers, cut-off JSON, empty answers, busy messages) can be injected.
+It behaves like the real service as `tushare_double.model` describes it, and only from that description:
+`POST <base>/<api_name>` and `POST /` with `{api_name, token, params, fields}`; every error is HTTP 200 with a
+non-zero `code` and the real Chinese message; answers are sorted as the real ones and silently truncated at
+each API's row cap (`has_more` says so, and offset/limit pages); per-token, per-API calls per minute are
+limited in a sliding window that also counts rejected calls; a day's rows appear only after their publication
+time. Switches in `ServerConfig` reproduce what the real service does that a client can get wrong (fields
+dropped, `has_more` lying, `offset` ignored, restatements, ...), and faults (HTTP 5xx, resets, slow answers,
+cut-off JSON, empty answers, busy messages) can be injected.
 
 It only binds to loopback addresses. Admin endpoints under `/_admin/` change the clock, limits, caps and
-faults of a running server and report what it served.
+switches of a running server and report what it served.
 """
 
 import json
@@ -16,66 +18,38 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from stock_pipeline.datasets import (
-    ADJ_FACTOR,
-    DAILY,
-    DAILY_BASIC,
-    DATASETS_BY_API,
-    DISCLOSURE_DATE,
-    STATEMENT_DATASETS,
-    STOCK_BASIC,
-    TRADE_CAL,
+from tushare_double.model import (
+    API_MODELS,
+    CODE_BAD_PARAMS,
+    CODE_BAD_TOKEN,
+    CODE_REFUSED,
+    CODE_SERVER_BUSY,
+    CODE_UNKNOWN_API,
+    COUNT_2026,
+    MSG_BAD_TOKEN,
+    MSG_NO_PERMISSION,
+    MSG_PARAM_REQUIRED,
+    MSG_SERVER_BUSY,
+    MSG_UNKNOWN_API,
+    RATE_LIMIT_MESSAGES,
+    STATEMENT_APIS,
+    TIER_CALLS_PER_MINUTE,
+    ApiModel,
 )
-from tushare_double.synthetic import SyntheticMarket, SyntheticStatements
+from tushare_double.synthetic import StatementQuirks, SyntheticMarket, SyntheticStatements
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-DOC_LINK = "https://tushare.pro/document/1?doc_id=108"
-
-MSG_BAD_TOKEN = "您的token不对，请确认。"
-MSG_NO_PERMISSION = f"抱歉，您没有接口({{api}})访问权限，权限的具体详情访问：{DOC_LINK}。"
-MSG_RATE_LIMIT = f"抱歉，您每分钟最多访问该接口{{limit}}次，权限的具体详情访问：{DOC_LINK}。"
-MSG_UNKNOWN_API = "请指定正确的接口名"
-MSG_SERVER_BUSY = "服务器错误(数据库异常)，请稍后再试！期待您能把错误反馈给我们，谢谢！"
-
-# Points an API needs, calls per minute per points tier (tushare.pro document 108 and 290).
-MIN_POINTS = {
-    "daily": 120,
-    "adj_factor": 2000,
-    "daily_basic": 2000,
-    "stock_basic": 2000,
-    "trade_cal": 2000,
-    "disclosure_date": 2000,
-}
-MIN_POINTS |= {dataset.api_name: 2000 for dataset in STATEMENT_DATASETS}
-MIN_POINTS |= {dataset.vip_api_name: 5000 for dataset in STATEMENT_DATASETS}
-VIP_ROW_CAP = 5000
-API_DATASETS = DATASETS_BY_API | {dataset.vip_api_name: dataset for dataset in STATEMENT_DATASETS}
-TIER_CALLS_PER_MINUTE = ((10000, 1000), (5000, 500), (2000, 200), (120, 50))
-DEFAULT_FIELDS = {
-    "stock_basic": (
-        "ts_code",
-        "symbol",
-        "name",
-        "area",
-        "industry",
-        "cnspell",
-        "market",
-        "list_date",
-        "act_name",
-        "act_ent_type",
-    ),
-}
-PUBLISHED_AT = {dataset.api_name: dataset.published_at for dataset in (DAILY, ADJ_FACTOR, DAILY_BASIC)}
 # Faults that a retry can get past; "drop_field" and "wrong_type" (malformed answers) can be scripted too.
 FAULT_KINDS = ("http_500", "http_503", "reset", "slow", "truncated_json", "empty", "server_busy", "rate_limited")
 
@@ -91,6 +65,7 @@ class ServerConfig:
     rate_limits: dict[str, int] = field(default_factory=dict)
     rate_limit_default: int | None = None
     rate_window_seconds: float = 60.0
+    # Rows per call per API instead of the model's cap (the service has lowered caps before).
     row_caps: dict[str, int] = field(default_factory=dict)
     # Scripted faults: [{"api": "daily" | "*", "kind": K, "times": n}] consumed in order.
     faults: list[dict[str, Any]] = field(default_factory=list)
@@ -99,6 +74,44 @@ class ServerConfig:
     slow_seconds: float = 3.0
     # Stocks whose statement calls always fail, and how: {"000001.SZ": "server_busy" | "http_500" | ...}.
     failing_stocks: dict[str, str] = field(default_factory=dict)
+    # -- switches reproducing the real service; API lists take "*" for every API --------------------------------
+    # Fields missing from an API's answers even when asked for (retired fields are dropped silently).
+    drop_fields: dict[str, list[str]] = field(default_factory=dict)
+    # APIs whose truncated answers say has_more: false.
+    lie_has_more: list[str] = field(default_factory=list)
+    # APIs whose has_more is true whenever a page is full, even when nothing follows (OA measured this in 2026).
+    has_more_when_full: list[str] = field(default_factory=list)
+    # APIs that ignore `offset`: every call answers the first page.
+    ignore_offset: list[str] = field(default_factory=list)
+    # APIs whose whole-market answers (no ts_code asked) are not sorted by ts_code (a deterministic shuffle).
+    unsorted: list[str] = field(default_factory=list)
+    # APIs whose answers never carry update_flag, even when asked for (recorded fina_indicator answers).
+    omit_update_flag: list[str] = field(default_factory=list)
+    # Statements: restated reports with report_type 1 (restated), 5 (original) and 4 (restated comparative).
+    restatements: bool = False
+    # Statements: corrections sharing the original's dates, visible `correction_lag_days` after the original.
+    same_date_corrections: bool = False
+    correction_lag_days: int = 30
+    # Statements: some versions' f_ann_date months after their ann_date.
+    f_ann_after_ann: bool = False
+    # income/balancesheet/cashflow calls with several comma-joined ts_codes answer nothing (as the real ones do).
+    multi_code_statements_empty: bool = True
+    # trade_cal answers the whole range in one call, whatever the cap (as in 2026).
+    trade_cal_uncapped: bool = False
+    # Dashed request_id, data.count and a top-level detail.
+    envelope_2026: bool = False
+    rate_limit_wording: Literal["classic", "2026"] = "classic"
+    # Calls per API per server day; past it the per-day quota answer.
+    daily_quotas: dict[str, int] = field(default_factory=dict)
+
+    def quirks(self) -> StatementQuirks:
+        return StatementQuirks(
+            self.restatements, self.same_date_corrections, self.correction_lag_days, self.f_ann_after_ann
+        )
+
+
+def _applies(apis: list[str], api_name: str) -> bool:
+    return "*" in apis or api_name in apis
 
 
 class _ApiError(Exception):
@@ -129,6 +142,7 @@ class TushareStandIn:
         self.statements = SyntheticStatements(self.market)
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], deque] = {}
+        self._day_calls: Counter = Counter()
         self._random = random.Random(config.random_faults.get("seed", 0))
         self.stats: dict[str, Counter] = {
             "calls": Counter(),
@@ -150,6 +164,8 @@ class TushareStandIn:
                 self._random = random.Random(self.config.random_faults.get("seed", 0))
             if "rate_limits" in changes or "rate_limit_default" in changes:
                 self._windows.clear()
+            if "daily_quotas" in changes:
+                self._day_calls.clear()
 
     def now(self) -> datetime:
         if self.config.now:
@@ -166,7 +182,7 @@ class TushareStandIn:
     def choose_fault(self, api_name: str, body: dict[str, Any]) -> str | None:
         codes = str((body.get("params") or {}).get("ts_code") or "").split(",")
         failing = [self.config.failing_stocks[code] for code in codes if code in self.config.failing_stocks]
-        if failing and api_name in API_DATASETS and API_DATASETS[api_name] in STATEMENT_DATASETS:
+        if failing and api_name in STATEMENT_APIS:
             with self._lock:
                 self.stats["faults"][f"stock_{failing[0]}"] += 1
             return failing[0]
@@ -187,32 +203,48 @@ class TushareStandIn:
         """The JSON envelope for one call (errors included), after auth and rate limiting."""
         token = body.get("token") or ""
         if token not in self.config.tokens:
-            return self.error(40101, MSG_BAD_TOKEN, api_name, "bad_token")
-        if api_name not in API_DATASETS:
-            return self.error(-1, MSG_UNKNOWN_API, api_name, "unknown_api")
+            return self.error(CODE_BAD_TOKEN, MSG_BAD_TOKEN, api_name, "bad_token")
+        if api_name not in API_MODELS:
+            return self.error(CODE_UNKNOWN_API, MSG_UNKNOWN_API, api_name, "unknown_api")
+        model = API_MODELS[api_name]
         points = self.config.tokens[token]
-        if points < MIN_POINTS[api_name]:
-            return self.error(40203, MSG_NO_PERMISSION.format(api=api_name), api_name, "no_permission")
+        if points < model.min_points:
+            return self.error(CODE_REFUSED, MSG_NO_PERMISSION.format(api=api_name), api_name, "no_permission")
+        quota = self.config.daily_quotas.get(api_name)
+        if quota is not None and not self._admit_today(token, api_name, quota):
+            return self.error(CODE_REFUSED, self.rate_limit_message(api_name, quota, "day"), api_name, "over_quota")
         limit = self.limit(api_name, points)
         if limit and not self._admit(token, api_name, limit):
-            return self.error(40203, MSG_RATE_LIMIT.format(limit=limit), api_name, "rate_limited")
+            message = self.rate_limit_message(api_name, limit, "minute")
+            return self.error(CODE_REFUSED, message, api_name, "rate_limited")
+        # null and "" mean "not given"; unknown parameters are ignored (the SDK always adds ts_type_name).
         params = {key: value for key, value in (body.get("params") or {}).items() if value not in (None, "")}
-        fields = _parse_fields(body.get("fields"), api_name)
+        fields = self.answer_fields(model, body.get("fields"))
         try:
-            rows = self._rows(api_name, params)
+            rows = self._rows(model, params)
         except _ApiError as error:
             return self.error(error.code, error.msg, api_name, "bad_request")
-        offset = int(params.get("offset", 0) or 0)
-        default_cap = VIP_ROW_CAP if api_name.endswith("_vip") else API_DATASETS[api_name].row_cap
-        cap = self.config.row_caps.get(api_name, default_cap)
-        size = min(int(params.get("limit") or cap), cap)
-        page = rows[offset : offset + size]
-        has_more = offset + len(page) < len(rows)
+        page, has_more = self._page(model, params, rows)
         with self._lock:
             self.stats["calls"][api_name] += 1
             self.stats["rows"][api_name] += len(page)
             self.calls_log.append((time.time(), api_name, "ok"))
         return self._ok(fields, [[row.get(name) for name in fields] for row in page], has_more)
+
+    def _page(self, model: ApiModel, params: dict[str, Any], rows) -> tuple[list[dict], bool]:
+        config = self.config
+        cap = config.row_caps.get(model.name, model.row_cap)
+        if model.name == "trade_cal" and config.trade_cal_uncapped:
+            cap = max(cap, len(rows))
+        size = min(int(params.get("limit") or cap), cap)
+        offset = 0 if _applies(config.ignore_offset, model.name) else int(params.get("offset", 0) or 0)
+        page = rows[offset : offset + size]
+        has_more = offset + len(page) < len(rows)
+        if _applies(config.has_more_when_full, model.name):
+            has_more = len(page) == size
+        if _applies(config.lie_has_more, model.name):
+            has_more = False
+        return page, has_more
 
     def limit(self, api_name: str, points: int) -> int:
         """Calls per minute this API allows a token with `points`; 0 means unlimited."""
@@ -221,6 +253,9 @@ class TushareStandIn:
         if self.config.rate_limit_default is not None:
             return self.config.rate_limit_default
         return next(calls for tier, calls in TIER_CALLS_PER_MINUTE if points >= tier)
+
+    def rate_limit_message(self, api_name: str, limit: int, window: str) -> str:
+        return RATE_LIMIT_MESSAGES[(self.config.rate_limit_wording, window)].format(api=api_name, limit=limit)
 
     def _admit(self, token: str, api_name: str, limit: int) -> bool:
         # A sliding minute that counts rejected calls too: hammering a limit keeps you locked out.
@@ -232,152 +267,164 @@ class TushareStandIn:
             window.append(now)
             return len(window) <= limit
 
+    def _admit_today(self, token: str, api_name: str, quota: int) -> bool:
+        with self._lock:
+            key = (token, api_name, self.now().date())
+            self._day_calls[key] += 1
+            return self._day_calls[key] <= quota
+
     def error(self, code: int, msg: str, api_name: str, outcome: str) -> dict[str, Any]:
         """An error envelope (sent with HTTP 200), counted under `outcome`."""
         with self._lock:
             self.stats["rejected"][outcome] += 1
             self.calls_log.append((time.time(), api_name, outcome))
-        return {"request_id": _request_id(), "code": code, "msg": msg, "data": None, "synthetic": True}
+        return self.envelope(code, msg, None)
 
     def _ok(self, fields, items, has_more: bool) -> dict[str, Any]:
-        return {
-            "request_id": _request_id(),
-            "code": 0,
-            "msg": "",
-            "synthetic": True,
-            "data": {"fields": list(fields), "items": items, "has_more": has_more},
-        }
+        data = {"fields": list(fields), "items": items, "has_more": has_more}
+        if self.config.envelope_2026:
+            data["count"] = COUNT_2026
+        return self.envelope(0, "", data)
+
+    def envelope(self, code: int, msg: str, data: dict[str, Any] | None) -> dict[str, Any]:
+        if self.config.envelope_2026:
+            return {"request_id": str(uuid.uuid4()), "code": code, "msg": msg, "detail": "", "data": data}
+        return {"request_id": _classic_request_id(), "code": code, "msg": msg, "data": data, "synthetic": True}
 
     def empty_answer(self, api_name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._ok(_parse_fields(body.get("fields"), api_name), [], False)
+        return self._ok(self.answer_fields(API_MODELS[api_name], body.get("fields")), [], False)
+
+    def answer_fields(self, model: ApiModel, fields: Any) -> tuple[str, ...]:
+        """The answer's columns: the requested known fields (`fields` a comma string or a JSON list; unknown
+        names dropped silently, as in 2025-26), or the default ones; less the fields switched off."""
+        names = fields if isinstance(fields, list) else str(fields or "").split(",")
+        requested = [str(name).strip() for name in names if str(name).strip()]
+        chosen = [name for name in requested if name in model.field_names] if requested else model.default_field_names
+        dropped = set(self.config.drop_fields.get(model.name, [])) | set(self.config.drop_fields.get("*", []))
+        if _applies(self.config.omit_update_flag, model.name):
+            dropped.add("update_flag")
+        return tuple(name for name in chosen if name not in dropped)
 
     # -- data ----------------------------------------------------------------------------------------
 
-    def _rows(self, api_name: str, params: dict[str, Any]):
-        if api_name == TRADE_CAL.api_name:
-            return self._trade_cal(params)
-        if api_name == STOCK_BASIC.api_name:
-            return self._stock_basic(params)
-        if api_name == DISCLOSURE_DATE.api_name:
-            return self._disclosure_date(params)
-        if API_DATASETS[api_name] in STATEMENT_DATASETS:
-            return self._statements(api_name, params)
-        return self._market(api_name, params)
+    def _rows(self, model: ApiModel, params: dict[str, Any]):
+        for group in model.required_params:
+            if not set(group) & params.keys():
+                raise _ApiError(CODE_BAD_PARAMS, MSG_PARAM_REQUIRED.format(param=" or ".join(group)))
+        if model.name in STATEMENT_APIS:
+            return self._statements(model, params)
+        rows = {
+            "trade_cal": self._trade_cal,
+            "stock_basic": self._stock_basic,
+            "disclosure_date": self._disclosure_date,
+        }.get(model.name, self._market)(model, params)
+        return self._sorted(model, rows, whole_market="ts_code" not in params)
 
-    def _statements(self, api_name: str, params) -> _LazyRows:
-        dataset = API_DATASETS[api_name]
-        vip = api_name == dataset.vip_api_name
-        if not vip and "ts_code" not in params:
-            raise _ApiError(40101, "ts_code required")
-        if vip and not ({"ts_code", "period"} & params.keys()):
-            raise _ApiError(40101, "period required")
-        today = self.now().date()
+    def _sorted(self, model: ApiModel, rows: list[dict], whole_market: bool) -> list[dict]:
+        """Rows in the model's order; with `unsorted`, whole-market rows are shuffled within the other keys."""
+        shuffle = whole_market and _applies(self.config.unsorted, model.name)
+        for name, descending in reversed(model.order):  # stable sorts, least significant key first
+            if name == "ts_code" and shuffle:
+                rows.sort(key=lambda row: zlib.crc32(f"{self.config.seed}:{row['ts_code']}".encode()))
+            else:
+                rows.sort(key=lambda row, name=name: row[name] or "", reverse=descending)
+        return rows
+
+    def _is_public(self, model: ApiModel, day: date) -> bool:
+        """Whether rows of `day` (a trading day, or an announcement day) are served by now."""
+        if model.published_at is None:
+            return True
+        published = datetime.combine(day + timedelta(days=model.published_days_after), model.published_at, SHANGHAI)
+        return self.now() >= published
+
+    @staticmethod
+    def _in_history(model: ApiModel, value: str) -> bool:
+        return model.history_start is None or value >= model.history_start.strftime("%Y%m%d")
+
+    def _statements(self, model: ApiModel, params) -> _LazyRows:
         codes = str(params["ts_code"]).split(",") if "ts_code" in params else None
-        stocks = (
-            [self.statements.code_index[c] for c in codes if c in self.statements.code_index]
-            if codes
-            else (self.market.index.tolist())
-        )
-        by_period = dataset.date_filter == "end_date"
-        start, end = params.get("start_date", "00000000"), params.get("end_date", "99999999")
-        versions = []
-        for stock in stocks:
-            for version in self.statements.reports(stock, today):
-                period, announced = version["end"].strftime("%Y%m%d"), version["ann"].strftime("%Y%m%d")
-                if "period" in params and period != params["period"]:
-                    continue
-                if "ann_date" in params and announced != params["ann_date"]:
-                    continue
-                if params.get("report_type", "1") != "1" or not start <= (period if by_period else announced) <= end:
-                    continue
-                versions.append(version)
-        versions.sort(key=lambda v: (v["end"], v["ann"], -v["stock"]), reverse=True)  # newest first
-        return _LazyRows(versions, lambda page: self.statements.rows(dataset.fields, page))
+        if codes and len(codes) > 1 and model.multi_code_answers_empty and self.config.multi_code_statements_empty:
+            return _LazyRows([], list)
+        index = self.statements.code_index
+        stocks = [index[code] for code in codes if code in index] if codes else self.market.index.tolist()
+        wanted = {name: str(params[name]) for name in ("ann_date", "f_ann_date", "comp_type") if name in params}
+        wanted["report_type"] = str(params.get("report_type", "1"))  # "1" when not asked (XZ, DOC-33)
+        if "period" in params:
+            wanted["end_date"] = str(params["period"])
+        start, end = str(params.get("start_date", "00000000")), str(params.get("end_date", "99999999"))
+        today, quirks = self.now().date(), self.config.quirks()
+        versions = [
+            version
+            for stock in stocks
+            for version in self.statements.reports(stock, today, lambda day: self._is_public(model, day), quirks)
+            if all(version[name] == value for name, value in wanted.items())
+            and start <= version[model.date_filter] <= end
+            and self._in_history(model, version[model.history_field])
+        ]
+        versions = self._sorted(model, versions, whole_market=codes is None)
+        return _LazyRows(versions, lambda page: self.statements.rows(model.name, model.field_names, page))
 
-    def _disclosure_date(self, params) -> list[dict[str, Any]]:
-        if "end_date" not in params:
-            raise _ApiError(40101, "end_date required")
+    def _disclosure_date(self, model: ApiModel, params) -> list[dict[str, Any]]:
         period = datetime.strptime(str(params["end_date"]), "%Y%m%d").date()
         rows = self.statements.disclosures(period, self.now().date())
         if "ts_code" in params:
             rows = [row for row in rows if row["ts_code"] in str(params["ts_code"]).split(",")]
-        return sorted(rows, key=lambda row: (row["pre_date"], row["ts_code"]))
+        return rows
 
-    def _trade_cal(self, params) -> list[dict[str, Any]]:
+    def _trade_cal(self, model: ApiModel, params) -> list[dict[str, Any]]:
         calendar = self.market.calendar
-        start, end = params.get("start_date", "00000000"), params.get("end_date", "99999999")
+        start, end = str(params.get("start_date", "00000000")), str(params.get("end_date", "99999999"))
         wanted_open = params.get("is_open")
         rows, previous_open = [], None
         for day, is_open in zip(calendar.days, calendar.is_open, strict=True):
             key = day.strftime("%Y%m%d")
-            if start <= key <= end and (wanted_open is None or str(int(is_open)) == str(wanted_open)):
-                rows.append(
-                    {
-                        "exchange": params.get("exchange", "SSE"),
-                        "cal_date": key,
-                        "is_open": int(is_open),
-                        "pretrade_date": previous_open,
-                    }
-                )
+            wanted = wanted_open is None or str(int(is_open)) == str(wanted_open)
+            if start <= key <= end and wanted and self._in_history(model, key):
+                row = {"exchange": params.get("exchange", "SSE"), "cal_date": key, "is_open": int(is_open)}
+                rows.append(row | {"pretrade_date": previous_open})
             if is_open:
                 previous_open = key
-        return rows[::-1]  # newest first, as the real service has answered since 2023
+        return rows
 
-    def _stock_basic(self, params) -> list[dict[str, Any]]:
-        status = params.get("list_status", "L")
-        rows = [row for row in self.market.stocks(self.now().date()) if row["list_status"] == status]
+    def _stock_basic(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        # list_status takes several comma-joined statuses ("L,D" answers the union: OA, 2026).
+        statuses = set(str(params.get("list_status", "L")).split(","))
+        rows = [row for row in self.market.stocks(self.now().date()) if row["list_status"] in statuses]
         for name in ("ts_code", "exchange", "market"):
             if name in params:
                 wanted = set(str(params[name]).split(","))
                 rows = [row for row in rows if row[name] in wanted]
         return rows
 
-    def _market(self, api_name: str, params) -> list[dict[str, Any]]:
-        if api_name == DAILY_BASIC.api_name and not ({"ts_code", "trade_date"} & params.keys()):
-            return []
+    def _market(self, model: ApiModel, params) -> list[dict[str, Any]]:
         market = self.market
         stocks = market.index
         if "ts_code" in params:
-            wanted = set(str(params["ts_code"]).split(","))
-            stocks = market.index[np.isin(market.ts_code, list(wanted))]
+            stocks = market.index[np.isin(market.ts_code, str(params["ts_code"]).split(","))]
+        start, end = str(params.get("start_date", "00000000")), str(params.get("end_date", "99999999"))
         if "trade_date" in params:
-            days = [d for d in market.calendar.open_days if d.strftime("%Y%m%d") == params["trade_date"]]
-        else:
-            start, end = params.get("start_date", "00000000"), params.get("end_date", "99999999")
-            days = [d for d in market.calendar.open_days if start <= d.strftime("%Y%m%d") <= end]
-        published = [day for day in days if self._is_published(api_name, day)]
-        generate = getattr(market, api_name)
+            start = end = str(params["trade_date"])
+        days = [
+            day
+            for day in market.calendar.open_days
+            if start <= (key := day.strftime("%Y%m%d")) <= end
+            and self._in_history(model, key)
+            and self._is_public(model, day)
+        ]
+        generate = getattr(market, model.name)
         rows: list[dict[str, Any]] = []
-        for day in sorted(published, reverse=True):  # newest first, then by ts_code
+        for day in days:
             columns = generate(market.day_index(day), stocks)
-            key = day.strftime("%Y%m%d")
             names = list(columns)
             for values in zip(*(_to_list(columns[name]) for name in names), strict=True):
-                row = dict(zip(names, values, strict=True))
-                row["trade_date"] = key
-                rows.append(row)
+                rows.append(dict(zip(names, values, strict=True)) | {"trade_date": day.strftime("%Y%m%d")})
         return rows
-
-    def _is_published(self, api_name: str, day: date) -> bool:
-        return self.now() >= datetime.combine(day, PUBLISHED_AT[api_name], SHANGHAI)
 
 
 def _to_list(values: np.ndarray) -> list:
     if values.dtype.kind == "f":
         return [None if v != v else v for v in values.tolist()]  # NaN -> null, as Tushare sends
     return values.tolist()
-
-
-def _parse_fields(fields: Any, api_name: str) -> tuple[str, ...]:
-    known = API_DATASETS[api_name].fields
-    if isinstance(fields, list):
-        requested = [str(name).strip() for name in fields]
-    else:
-        requested = [name.strip() for name in str(fields or "").split(",")]
-    requested = [name for name in requested if name]
-    if not requested:
-        return DEFAULT_FIELDS.get(api_name, known)
-    return tuple(name for name in requested if name in known)  # unknown fields are dropped silently
 
 
 def _corrupt(data: dict[str, Any], fault: str) -> None:
@@ -389,7 +436,8 @@ def _corrupt(data: dict[str, Any], fault: str) -> None:
         data["items"] = [[*item[:-1], None if item[-1] is None else str(item[-1])] for item in data["items"]]
 
 
-def _request_id() -> str:
+def _classic_request_id() -> str:
+    # 32 hex digits of a uuid1 and 16 digits of epoch microseconds (REF §1.3).
     return uuid.uuid1().hex + str(time.time_ns() // 1000)[-16:]
 
 
@@ -416,9 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            return self._send_json(
-                200, {"request_id": _request_id(), "code": 40101, "msg": "请求格式错误", "data": None}
-            )
+            return self._send_json(200, self.stand_in.envelope(CODE_BAD_PARAMS, "请求格式错误", None))
         api_name = str(body.get("api_name") or self.path.rstrip("/").rsplit("/", 1)[-1])
         fault = self.stand_in.choose_fault(api_name, body)
         if fault == "http_500":
@@ -432,10 +478,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(self.stand_in.config.slow_seconds)
         if fault == "server_busy":
-            return self._send_json(200, self.stand_in.error(50101, MSG_SERVER_BUSY, api_name, "server_busy"))
+            return self._send_json(200, self.stand_in.error(CODE_SERVER_BUSY, MSG_SERVER_BUSY, api_name, fault))
         if fault == "rate_limited":
-            message = MSG_RATE_LIMIT.format(limit=self.stand_in.limit(api_name, 2000))
-            return self._send_json(200, self.stand_in.error(40203, message, api_name, "rate_limited"))
+            message = self.stand_in.rate_limit_message(api_name, self.stand_in.limit(api_name, 2000), "minute")
+            return self._send_json(200, self.stand_in.error(CODE_REFUSED, message, api_name, fault))
         if fault == "empty":
             return self._send_json(200, self.stand_in.empty_answer(api_name, body))
         answer = self.stand_in.answer(api_name, body)

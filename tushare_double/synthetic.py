@@ -7,9 +7,10 @@ inside each board's price limit. Every value is a pure function of (seed, stock,
 date can be generated on demand, in any order, and always the same.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -336,6 +337,27 @@ STATEMENT_START = date(2000, 1, 1)
 # Days after the period end by which a report is announced, by quarter (Q1, H1, Q3, annual).
 ANNOUNCEMENT_LAG = {3: (18, 29), 6: (30, 60), 9: (18, 30), 12: (60, 118)}
 HEAD_FIELDS = {"ts_code", "ann_date", "f_ann_date", "end_date", "report_type", "comp_type", "end_type", "update_flag"}
+# The one number a same-date correction changes, and how, as in recorded real pairs: income 000001.SZ 2018H1 (ebit),
+# balancesheet 000002.SZ 2023H1 (total_share), fina_indicator 600519.SH 2018Q1 (fcff changes sign). cashflow: no
+# recorded pair, so a headline figure is chosen.
+CORRECTIONS = {
+    "income": ("ebit", 1.0257),
+    "balancesheet": ("total_share", 1.0258),
+    "cashflow": ("n_cashflow_act", 1.0311),
+    "fina_indicator": ("fcff", -1.0),
+}
+# Shares of reports with each kind of later change (deterministic per stock and period).
+REVISED_SHARE, DUPLICATE_SHARE, RESTATED_SHARE, CORRECTED_SHARE, LATE_F_ANN_SHARE = 0.12, 0.05, 0.15, 0.10, 0.05
+
+
+@dataclass(frozen=True)
+class StatementQuirks:
+    """Which real-service statement behaviours to reproduce (see ServerConfig)."""
+
+    restatements: bool = False
+    same_date_corrections: bool = False
+    correction_lag_days: int = 30
+    f_ann_after_ann: bool = False
 
 
 def quarter_ends(first: date, last: date) -> list[date]:
@@ -349,9 +371,18 @@ def quarter_ends(first: date, last: date) -> list[date]:
     return ends
 
 
+def _yyyymmdd(day: date) -> str:
+    return day.strftime("%Y%m%d")
+
+
 class SyntheticStatements:
-    """Statement versions per stock and period: originals, revisions (update_flag 0 then 1) and
-    byte-identical duplicate rows, as Tushare serves them; rows appear once announced."""
+    """Statement versions per stock and period, as Tushare serves them: originals, revisions (update_flag 0 then
+    1, announced later), byte-identical duplicate rows, and with `StatementQuirks` restatements (report_type 1, 4
+    and 5), corrections that share the original's dates and `f_ann_date` after `ann_date`.
+
+    A version is a dict of its head fields (`ts_code`, `ann_date`, ... as Tushare strings) plus private keys: the
+    stock, which set of numbers it carries, the corrected field if any, and the days from which it is visible and
+    from which it is replaced (`visible_from`, `hidden_from`)."""
 
     def __init__(self, market: SyntheticMarket):
         self.market = market
@@ -364,58 +395,115 @@ class SyntheticStatements:
         last = until if market.delist_idx[stock] >= len(open_days) else min(until, open_days[market.delist_idx[stock]])
         return quarter_ends(max(STATEMENT_START, date(listed.year - 2, 1, 1)), last)
 
-    def _versions(self, stock: int, period_index: int, end: date) -> list[dict]:
-        seed = self.market.seed
+    def announced(self, stock: int, end: date) -> date:
         low, high = ANNOUNCEMENT_LAG[end.month]
-        announced = end + timedelta(days=low + int((high - low) * _hash(seed, stock, end.toordinal(), 11)))
-        revised = _hash(seed, stock, end.toordinal(), 12) < 0.12
-        base = {"stock": stock, "end": end, "period_index": period_index, "quarter": end.month // 3}
-        versions = [base | {"ann": announced, "flag": "0" if revised else "1", "version": 0}]
-        if _hash(seed, stock, end.toordinal(), 13) < 0.05:
-            versions.append(versions[0])  # a byte-identical duplicate row
+        return end + timedelta(days=low + int((high - low) * _hash(self.market.seed, stock, end.toordinal(), 11)))
+
+    def _chance(self, stock: int, end: date, salt: int) -> float:
+        return float(_hash(self.market.seed, stock, end.toordinal(), salt))
+
+    def _version(self, stock: int, period_index: int, end: date, announced: date, **changes) -> dict:
+        industry = str(self.market.industry[stock])
+        return {
+            "stock": stock,
+            "period_index": period_index,
+            "ts_code": str(self.market.ts_code[stock]),
+            "ann_date": _yyyymmdd(announced),
+            "f_ann_date": _yyyymmdd(announced),
+            "end_date": _yyyymmdd(end),
+            "report_type": "1",
+            "comp_type": {"银行": "2", "证券": "4"}.get(industry, "1"),
+            "end_type": str(end.month // 3),
+            "update_flag": "1",
+            "numbers": 0,
+            "corrected": False,
+            "visible_from": announced,
+            "hidden_from": None,
+        } | changes
+
+    def _versions(self, stock: int, period_index: int, end: date, quirks: StatementQuirks) -> list[dict]:
+        announced = self.announced(stock, end)
+        version = partial(self._version, stock, period_index, end, announced)
+        revised = self._chance(stock, end, 12) < REVISED_SHARE
+        if not revised and quirks.restatements and self._chance(stock, end, 16) < RESTATED_SHARE:
+            return self._restated(version, self.announced(stock, end.replace(year=end.year + 1)))
+        if not revised and quirks.same_date_corrections and self._chance(stock, end, 17) < CORRECTED_SHARE:
+            return self._corrected(version, announced + timedelta(days=quirks.correction_lag_days))
+        first = version(update_flag="0") if revised else version()
+        if not revised and quirks.f_ann_after_ann and self._chance(stock, end, 18) < LATE_F_ANN_SHARE:
+            # Like 000001.SZ 2005H1 (ann 20050819, f_ann 20060705): the row is served from the later date.
+            late = announced + timedelta(days=120 + int(210 * self._chance(stock, end, 19)))
+            first = version(f_ann_date=_yyyymmdd(late), visible_from=late)
+        versions = [first]
+        if self._chance(stock, end, 13) < DUPLICATE_SHARE:
+            versions.append(first)  # a byte-identical duplicate row
         if revised:
-            delay = 30 + int(270 * _hash(seed, stock, end.toordinal(), 14))
-            versions.append(base | {"ann": announced + timedelta(days=delay), "flag": "1", "version": 1})
+            later = announced + timedelta(days=30 + int(270 * self._chance(stock, end, 14)))
+            on = _yyyymmdd(later)
+            versions.append(version(ann_date=on, f_ann_date=on, numbers=1, visible_from=later))
         return versions
 
-    def reports(self, stock: int, today: date) -> list[dict]:
-        """Every version of every report of one stock announced by `today`, without field values."""
+    @staticmethod
+    def _restated(version, restated_on: date) -> list[dict]:
+        """A report restated with the next year's report of the same quarter: type 1 then carries the restated
+        numbers, dated at the restatement with the original's `f_ann_date` (like 000001.SZ 2006Q1: ann 20070426,
+        f_ann 20060426, update_flag 0); type 5 keeps the original numbers and dates; type 4 is the restated
+        comparative published with the next year's report (REF §5)."""
+        on = _yyyymmdd(restated_on)
+        return [
+            version(hidden_from=restated_on),
+            version(ann_date=on, update_flag="0", numbers=2, visible_from=restated_on),
+            version(report_type="5", visible_from=restated_on),
+            version(report_type="4", ann_date=on, f_ann_date=on, numbers=2, visible_from=restated_on),
+        ]
+
+    @staticmethod
+    def _corrected(version, corrected_on: date) -> list[dict]:
+        """A correction that shares the original's dates and differs in one number; it appears `corrected_on`
+        and flips the original's update_flag to 0 (like income 000001.SZ 2018H1)."""
+        return [
+            version(hidden_from=corrected_on),
+            version(update_flag="0", visible_from=corrected_on),
+            version(corrected=True, visible_from=corrected_on),
+        ]
+
+    def reports(
+        self, stock: int, today: date, is_public: Callable[[date], bool], quirks: StatementQuirks
+    ) -> list[dict]:
+        """Every version of every report of one stock that is public now (`is_public(announcement day)`), without
+        field values."""
         versions = []
         for period_index, end in enumerate(self._periods(stock, today)):
-            versions.extend(v for v in self._versions(stock, period_index, end) if v["ann"] <= today)
+            for version in self._versions(stock, period_index, end, quirks):
+                replaced = version["hidden_from"] is not None and is_public(version["hidden_from"])
+                if is_public(version["visible_from"]) and not replaced:
+                    versions.append(version)
         return versions
 
-    def rows(self, fields: tuple[str, ...], versions: list[dict]) -> list[dict]:
-        """Field values for report versions: deterministic per stock, period, field and version."""
+    def rows(self, api_name: str, fields: tuple[str, ...], versions: list[dict]) -> list[dict]:
+        """Field values for report versions: deterministic per stock, period, field and set of numbers."""
         if not versions:
             return []
         market = self.market
         value_fields = [name for name in fields if name not in HEAD_FIELDS]
         stocks = np.array([v["stock"] for v in versions])
         periods = np.array([v["period_index"] for v in versions])
-        revision = np.array([v["version"] for v in versions])
+        numbers = np.array([v["numbers"] for v in versions])
         field_ids = np.array([sum(map(ord, name)) * 131 + len(name) for name in value_fields])
         noise = _hash(market.seed, stocks[:, None], periods[:, None], field_ids[None, :], 21)
         scale = market.total_share[stocks][:, None] * 1e4 * (1 + 0.02 * periods[:, None])
-        values = np.round(scale * (noise - 0.3) * (1 + 0.05 * revision[:, None]), 2)
-        missing = _hash(market.seed, field_ids, 22) < 0.25  # fields this synthetic market never fills
+        values = np.round(scale * (noise - 0.3) * (1 + 0.05 * numbers[:, None]), 2)
+        corrected_field, factor = CORRECTIONS.get(api_name.removesuffix("_vip"), (None, 1.0))
+        # Fields this synthetic market never fills; the corrected one is always filled, so corrections show.
+        missing = (_hash(market.seed, field_ids, 22) < 0.25) & (np.array(value_fields) != corrected_field)
         rows = []
         for index, version in enumerate(versions):
-            code = str(market.ts_code[version["stock"]])
-            industry = str(market.industry[version["stock"]])
-            head = {
-                "ts_code": code,
-                "ann_date": version["ann"].strftime("%Y%m%d"),
-                "f_ann_date": version["ann"].strftime("%Y%m%d"),
-                "end_date": version["end"].strftime("%Y%m%d"),
-                "report_type": "1",
-                "comp_type": {"银行": "2", "证券": "4"}.get(industry, "1"),
-                "end_type": str(version["quarter"]),
-                "update_flag": version["flag"],
-            }
-            row = {name: head[name] for name in fields if name in HEAD_FIELDS}
+            row = {name: version[name] for name in fields if name in HEAD_FIELDS}
             for position, name in enumerate(value_fields):
-                row[name] = None if missing[position] else float(values[index, position])
+                value = None if missing[position] else float(values[index, position])
+                if version["corrected"] and name == corrected_field:
+                    value = round(value * factor, 2)
+                row[name] = value
             rows.append(row)
         return rows
 
@@ -423,10 +511,9 @@ class SyntheticStatements:
         """disclosure_date for one report period: planned dates, and actual ones once announced."""
         rows = []
         for stock in self.market.index:
-            periods = self._periods(stock, period + timedelta(days=200))
-            if period not in periods:
+            if period not in self._periods(stock, period + timedelta(days=200)):
                 continue
-            announced = self._versions(stock, periods.index(period), period)[0]["ann"]
+            announced = self.announced(stock, period)
             planned = announced - timedelta(days=int(10 * _hash(self.market.seed, stock, period.toordinal(), 15)))
             rows.append(
                 {
