@@ -402,6 +402,10 @@ class SyntheticStatements:
     def _chance(self, stock: int, end: date, salt: int) -> float:
         return float(_hash(self.market.seed, stock, end.toordinal(), salt))
 
+    def _quirk_chance(self, stock: int, end: date, salt: int) -> float:
+        # Salt first: with the salt last, nearby salts give correlated draws (salt 16 follows salt 12 closely).
+        return float(_hash(self.market.seed, salt, stock, end.toordinal()))
+
     def _version(self, stock: int, period_index: int, end: date, announced: date, **changes) -> dict:
         industry = str(self.market.industry[stock])
         return {
@@ -425,14 +429,14 @@ class SyntheticStatements:
         announced = self.announced(stock, end)
         version = partial(self._version, stock, period_index, end, announced)
         revised = self._chance(stock, end, 12) < REVISED_SHARE
-        if not revised and quirks.restatements and self._chance(stock, end, 16) < RESTATED_SHARE:
+        if not revised and quirks.restatements and self._quirk_chance(stock, end, 16) < RESTATED_SHARE:
             return self._restated(version, self.announced(stock, end.replace(year=end.year + 1)))
-        if not revised and quirks.same_date_corrections and self._chance(stock, end, 17) < CORRECTED_SHARE:
+        if not revised and quirks.same_date_corrections and self._quirk_chance(stock, end, 17) < CORRECTED_SHARE:
             return self._corrected(version, announced + timedelta(days=quirks.correction_lag_days))
         first = version(update_flag="0") if revised else version()
-        if not revised and quirks.f_ann_after_ann and self._chance(stock, end, 18) < LATE_F_ANN_SHARE:
+        if not revised and quirks.f_ann_after_ann and self._quirk_chance(stock, end, 18) < LATE_F_ANN_SHARE:
             # Like 000001.SZ 2005H1 (ann 20050819, f_ann 20060705): the row is served from the later date.
-            late = announced + timedelta(days=120 + int(210 * self._chance(stock, end, 19)))
+            late = announced + timedelta(days=120 + int(210 * self._quirk_chance(stock, end, 19)))
             first = version(f_ann_date=_yyyymmdd(late), visible_from=late)
         versions = [first]
         if self._chance(stock, end, 13) < DUPLICATE_SHARE:
