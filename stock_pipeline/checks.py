@@ -8,6 +8,7 @@ import dagster as dg
 from stock_pipeline.datasets import TushareDataset
 from stock_pipeline.warehouse import Warehouse
 
+UPSTREAM_FIELDS = "upstream_fields"
 UNIQUE_KEYS = "unique_keys"
 ROWS_VS_LISTED = "rows_vs_listed"
 OHLC_SANITY = "ohlc_sanity"
@@ -16,6 +17,7 @@ BAR_FIELDS = {"open", "high", "low", "close", "vol"}
 
 def check_specs(dataset: TushareDataset) -> list[dg.AssetCheckSpec]:
     specs = [
+        upstream_fields_spec(dataset),
         dg.AssetCheckSpec(
             UNIQUE_KEYS, asset=dataset.api_name, description=f"No two rows share {', '.join(dataset.key)}."
         ),
@@ -33,6 +35,31 @@ def check_specs(dataset: TushareDataset) -> list[dg.AssetCheckSpec]:
             )
         )
     return specs
+
+
+def upstream_fields_spec(dataset: TushareDataset) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        UPSTREAM_FIELDS,
+        asset=dataset.api_name,
+        description="Every declared field came in the answers (a field the service dropped is stored as NULL).",
+    )
+
+
+def upstream_fields_result(missing: set[str], extra: set[str]) -> dg.AssetCheckResult:
+    """WARN when answers lacked declared fields: they are stored as NULL, so say which."""
+    return dg.AssetCheckResult(
+        check_name=UPSTREAM_FIELDS,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "fields_missing_upstream": ", ".join(sorted(missing)),
+            "fields_unrequested": ", ".join(sorted(extra)),
+        },
+    )
+
+
+def drift_metadata(missing: set[str], extra: set[str]) -> dict[str, str]:
+    return {"fields_missing_upstream": ", ".join(sorted(missing)), "fields_unrequested": ", ".join(sorted(extra))}
 
 
 def evaluate(warehouse: Warehouse, dataset: TushareDataset, days: Sequence[date]) -> list[dg.AssetCheckResult]:

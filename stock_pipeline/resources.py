@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 from stock_pipeline import settings
 from stock_pipeline.database import DatabaseConfigError
+from stock_pipeline.datasets import DEFAULT_REPORT_TYPES
 from stock_pipeline.statements import create_latest_views
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.rate_limit import CallBudget
@@ -118,4 +119,13 @@ class SyncPolicyResource(dg.ConfigurableResource):
     )
     late_correction_days: int = Field(
         default=5, description="Trading days of adj_factor and daily_basic re-synced each evening."
+    )
+    statement_report_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REPORT_TYPES),
+        description="Statement report types fetched, one call per stock each: 1 the latest statement, 5 the "
+        "original of a changed one (both needed for point-in-time reads), 4 restated prior-year comparatives.",
+    )
+    max_failed_share: float = Field(
+        default=0.05,
+        description="A statement run in which more than this share of its stocks failed is a failed run.",
     )

@@ -8,20 +8,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from stock_pipeline.datasets import DISCLOSURE_DATE, STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline.datasets import (
+    DEFAULT_REPORT_TYPES,
+    DISCLOSURE_DATE,
+    LATEST_STATEMENT,
+    STOCK_BASIC,
+    TRADE_CAL,
+    TushareDataset,
+)
 from stock_pipeline.settings import TIMEZONE
-from stock_pipeline.tushare.client import TushareClient, TushareFrame
+from stock_pipeline.tushare.client import MAX_PAGES, TushareClient, TushareFrame
 from stock_pipeline.tushare.errors import (
     TushareAuthError,
     TushareError,
     TushareNotPublishedError,
+    TusharePagingError,
+    TushareParameterError,
     TusharePermissionError,
     TushareQuotaError,
     TushareSchemaError,
     TushareUnavailableError,
     TushareUnknownApiError,
 )
-from stock_pipeline.warehouse import Batch, Warehouse, frame_to_batch, tushare_date
+from stock_pipeline.warehouse import Batch, Warehouse, concat_batches, frame_to_batch, tushare_date
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 # How many times an empty answer is asked again before it is believed (or reported).
@@ -38,6 +47,19 @@ class CalendarGapError(RuntimeError):
 
 
 @dataclass
+class FieldDrift:
+    """Declared fields the service left out of its answers (stored as NULL), and fields it added."""
+
+    missing: set[str] = field(default_factory=set)
+    extra: set[str] = field(default_factory=set)
+
+    def add(self, batch: Batch) -> Batch:
+        self.missing.update(batch.missing_fields)
+        self.extra.update(batch.extra_fields)
+        return batch
+
+
+@dataclass
 class SyncReport:
     """What one sync wrote, for materialization metadata."""
 
@@ -45,7 +67,9 @@ class SyncReport:
     dates_written: list[date] = field(default_factory=list)
     dates_closed: list[date] = field(default_factory=list)
     dates_already_synced: list[date] = field(default_factory=list)
+    dates_before_history: list[date] = field(default_factory=list)
     rows_by_date: dict[date, int] = field(default_factory=dict)
+    drift: FieldDrift = field(default_factory=FieldDrift)
     elapsed_seconds: float = 0.0
 
 
@@ -61,7 +85,7 @@ def sync_trade_cal(client: TushareClient, warehouse: Warehouse, start: date, end
                 f"empty calendar for {exchange} {start}..{end}; refusing to treat it as 'no trading days'",
                 api_name=TRADE_CAL.api_name,
             )
-        batch = frame_to_batch(TRADE_CAL, frame)
+        batch = report.drift.add(frame_to_batch(TRADE_CAL, frame))
         warehouse.upsert(TRADE_CAL, batch)
         report.rows += len(batch)
     report.elapsed_seconds = time.monotonic() - started
@@ -69,8 +93,11 @@ def sync_trade_cal(client: TushareClient, warehouse: Warehouse, start: date, end
 
 
 def sync_stock_basic(client: TushareClient, warehouse: Warehouse) -> SyncReport:
-    """Upsert every stock: listed, delisted and suspended-listing. Stocks are never deleted."""
+    """Upsert every stock: listed, delisted and suspended-listing. Stocks are never deleted.
+
+    A stock whose status changes between the three calls appears in two answers: the later one wins."""
     started = time.monotonic()
+    report = SyncReport()
     # Listed stocks always exist, so an empty "L" answer is asked again; D and P may truly be empty.
     frames = [
         query_not_empty(client, STOCK_BASIC, {"list_status": status}, EMPTY_REASKS if status == "L" else 0)
@@ -81,19 +108,15 @@ def sync_stock_basic(client: TushareClient, warehouse: Warehouse) -> SyncReport:
             "no listed stocks (list_status=L) in the answer; refusing to treat it as an empty market",
             api_name=STOCK_BASIC.api_name,
         )
-    combined = TushareFrame(STOCK_BASIC.api_name, frames[0].fields, [])
+    code = STOCK_BASIC.fields.index("ts_code")
+    merged: dict[str, tuple] = {}
     for frame in frames:
-        combined.items.extend(_reorder(frame, combined.fields))
-    batch = frame_to_batch(STOCK_BASIC, combined)
+        merged |= {row[code]: row for row in report.drift.add(frame_to_batch(STOCK_BASIC, frame)).rows()}
+    batch = Batch(tuple(zip(*merged.values())))
     warehouse.upsert(STOCK_BASIC, batch)
-    return SyncReport(rows=len(batch), elapsed_seconds=time.monotonic() - started)
-
-
-def _reorder(frame: TushareFrame, fields: Sequence[str]) -> list[list]:
-    if frame.fields == tuple(fields):
-        return frame.items
-    positions = [frame.fields.index(name) for name in fields]
-    return [[item[position] for position in positions] for item in frame.items]
+    report.rows = len(batch)
+    report.elapsed_seconds = time.monotonic() - started
+    return report
 
 
 def sync_trade_dates(
@@ -125,6 +148,8 @@ def sync_trade_dates(
     for day in days:
         if not calendar[day]:
             report.dates_closed.append(day)
+        elif dataset.history_start and day < dataset.history_start:
+            report.dates_before_history.append(day)
         elif day.isoformat() in done:
             report.dates_already_synced.append(day)
         else:
@@ -136,13 +161,18 @@ def sync_trade_dates(
             len(report.dates_already_synced),
         )
 
+    # A whole-market answer far short of the stocks listed that day is confirmed with the next page.
+    listed = warehouse.listed_counts(to_fetch)
+    expected = {day: int(listed[day] * (dataset.min_coverage or 0)) or None for day in to_fetch}
+
+    def fetch(day: date) -> Batch:
+        return _fetch_date(client, dataset, day, expected[day])
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{dataset.api_name}") as fetcher:
-        pending: Future | None = fetcher.submit(_fetch_date, client, dataset, to_fetch[0]) if to_fetch else None
+        pending: Future | None = fetcher.submit(fetch, to_fetch[0]) if to_fetch else None
         for index, day in enumerate(to_fetch):
-            batch = pending.result()
-            pending = (
-                fetcher.submit(_fetch_date, client, dataset, to_fetch[index + 1]) if index + 1 < len(to_fetch) else None
-            )
+            batch = report.drift.add(pending.result())
+            pending = fetcher.submit(fetch, to_fetch[index + 1]) if index + 1 < len(to_fetch) else None
             warehouse.replace_date(dataset, day, batch, run_id)
             report.rows += len(batch)
             report.rows_by_date[day] = len(batch)
@@ -151,22 +181,39 @@ def sync_trade_dates(
     return report
 
 
-def query_not_empty(client: TushareClient, dataset: TushareDataset, params: dict, reasks: int) -> TushareFrame:
+def query_not_empty(
+    client: TushareClient,
+    dataset: TushareDataset,
+    params: dict,
+    reasks: int,
+    *,
+    expected_rows: int | None = None,
+    by_offset: bool = True,
+) -> TushareFrame:
     """Query, asking again (with backoff) up to `reasks` times while the answer is empty: an empty
-    answer is as often a fault of the service as a fact about the data."""
+    answer is as often a fault of the service as a fact about the data. Snapshots are always confirmed
+    with an empty next page."""
     for attempt in range(1, reasks + 2):
-        frame = client.query(dataset.api_name, params, dataset.fields, dataset.row_cap)
+        frame = client.query(
+            dataset.api_name,
+            params,
+            dataset.fields,
+            dataset.row_cap,
+            confirm=dataset.snapshot,
+            expected_rows=expected_rows,
+            by_offset=by_offset,
+        )
         if frame.items or attempt > reasks:
             return frame
         client.pause(dataset.api_name, attempt, f"empty answer for {params}")
     raise AssertionError("unreachable")
 
 
-def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date) -> Batch:
+def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date, expected_rows: int | None) -> Batch:
     published = datetime.now(SHANGHAI) >= datetime.combine(day, dataset.published_at, SHANGHAI)
     # Before the publication time an empty answer is expected: fail at once. After it, ask again.
     reasks = EMPTY_REASKS if published else 0
-    frame = query_not_empty(client, dataset, {"trade_date": tushare_date(day)}, reasks)
+    frame = query_not_empty(client, dataset, {"trade_date": tushare_date(day)}, reasks, expected_rows=expected_rows)
     if not frame.items:
         raise TushareNotPublishedError(
             f"no rows for open trading day {day} (asked {reasks + 1} time(s)). Tushare publishes "
@@ -187,8 +234,10 @@ def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date) -> Ba
 
 # Errors that hold for every stock: failing the run at once beats writing a failure row per stock.
 RUN_STOPPING_ERRORS = (TushareAuthError, TusharePermissionError, TushareUnknownApiError, TushareQuotaError)
-# Consecutive stocks failing on an unavailable service before the whole batch is stopped.
-MAX_CONSECUTIVE_UNAVAILABLE = 3
+# Errors that, repeated on consecutive stocks, say the request or the service is wrong, not the stock:
+# after this many in a row the batch stops with one failure, and they are not put in the ledger.
+SYSTEMATIC_ERRORS = (TushareSchemaError, TushareParameterError, TushareUnavailableError)
+MAX_SAME_ERROR_IN_A_ROW = 3
 
 
 @dataclass
@@ -197,7 +246,37 @@ class StatementReport:
     rows_fetched: int = 0
     new_versions: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    drift: FieldDrift = field(default_factory=FieldDrift)
     elapsed_seconds: float = 0.0
+
+
+class _FailureStreak:
+    """Failures of consecutive stocks held back while they share one systematic error class."""
+
+    def __init__(self, record: Callable[[str, TushareError], None]):
+        self._record = record
+        self._held: list[tuple[str, TushareError]] = []
+
+    def failed(self, ts_code: str, error: TushareError) -> None:
+        if self._held and type(self._held[-1][1]) is not type(error):
+            self.flush()
+        if not isinstance(error, SYSTEMATIC_ERRORS):
+            self._record(ts_code, error)
+            return
+        self._held.append((ts_code, error))
+        if len(self._held) >= MAX_SAME_ERROR_IN_A_ROW:
+            codes = ", ".join(code for code, _ in self._held)
+            raise type(error)(
+                f"{len(self._held)} stocks in a row ({codes}) failed with the same error, so the request or the "
+                f"service is at fault, not the stocks; the batch stops here and they are not put in the failure "
+                f"ledger. Last error: {error}",
+                api_name=error.api_name,
+            ) from error
+
+    def flush(self) -> None:
+        for ts_code, error in self._held:
+            self._record(ts_code, error)
+        self._held.clear()
 
 
 def sync_statements(
@@ -209,55 +288,111 @@ def sync_statements(
     *,
     partition_of: Callable[[str], str],
     max_retries: int,
+    report_types: Sequence[str] = DEFAULT_REPORT_TYPES,
     delisted_before_start: Set[str] = frozenset(),
     log: logging.Logger | None = None,
 ) -> StatementReport:
-    """Fetch each stock's full statement history since `start` (one call per stock, plus pages) and
-    store its new versions atomically. A stock that fails is recorded in `sync_failure` and the others
-    go on; errors that hold for every stock stop the run.
+    """Fetch each stock's full statement history since `start` (one call per stock and report type,
+    plus pages) and store its new versions atomically. A stock that fails is recorded in `sync_failure`
+    and the others go on; errors that hold for every stock stop the run, and the same error on several
+    stocks in a row stops the batch.
 
-    A stock with statements is asked again when its answer is empty; one delisted before `start`
-    is expected to have none, and its empty answer is believed at once."""
+    A stock with statements is asked again when its latest statements come back empty; one delisted
+    before `start` is expected to have none, and its empty answer is believed at once."""
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
     report = StatementReport(stocks=len(stocks))
-    code_position = dataset.fields.index("ts_code")
-    unavailable_in_a_row = 0
+
+    def record(ts_code: str, error: TushareError) -> None:
+        ledger = warehouse.record_failure(dataset, ts_code, partition_of(ts_code), str(error), max_retries)
+        report.failed[ts_code] = str(error)
+        log.warning(
+            "%s %s failed (attempt %d, %s): %s", dataset.api_name, ts_code, ledger["attempts"], ledger["status"], error
+        )
+
+    streak = _FailureStreak(record)
     for ts_code in stocks:
         try:
-            params = {"ts_code": ts_code, "start_date": tushare_date(start)}
             reasks = 0 if ts_code in delisted_before_start else EMPTY_REASKS
-            frame = query_not_empty(client, dataset, params, reasks)
-            codes = {item[code_position] for item in frame.items}
-            if codes - {ts_code}:
-                raise TushareSchemaError(
-                    f"asked for {ts_code}, answer has {sorted(codes)[:3]}", api_name=dataset.api_name
-                )
-            batch = frame_to_batch(dataset, frame)
+            batch = report.drift.add(fetch_statement_history(client, dataset, ts_code, start, report_types, reasks))
             report.new_versions += warehouse.insert_versions(dataset, batch, [ts_code])
-            report.rows_fetched += len(frame)
-            unavailable_in_a_row = 0
+            report.rows_fetched += len(batch)
+            streak.flush()
         except RUN_STOPPING_ERRORS:
             raise
         except TushareError as error:
-            ledger = warehouse.record_failure(dataset, ts_code, partition_of(ts_code), str(error), max_retries)
-            report.failed[ts_code] = str(error)
-            log.warning(
-                "%s %s failed (attempt %d, %s): %s",
-                dataset.api_name,
-                ts_code,
-                ledger["attempts"],
-                ledger["status"],
-                error,
-            )
-            unavailable_in_a_row = unavailable_in_a_row + 1 if isinstance(error, TushareUnavailableError) else 0
-            if unavailable_in_a_row >= MAX_CONSECUTIVE_UNAVAILABLE:
-                raise TushareUnavailableError(
-                    f"{unavailable_in_a_row} stocks in a row could not be fetched; stopping the batch",
-                    api_name=dataset.api_name,
-                ) from error
+            streak.failed(ts_code, error)
+    streak.flush()
     report.elapsed_seconds = time.monotonic() - started
     return report
+
+
+def fetch_statement_history(
+    client: TushareClient,
+    dataset: TushareDataset,
+    ts_code: str,
+    start: date,
+    report_types: Sequence[str],
+    reasks: int,
+) -> Batch:
+    """One stock's statements since `start`, every requested report type, checked and combined."""
+    batches = []
+    for report_type in report_types if dataset.has_report_type else (None,):
+        params = {"ts_code": ts_code, "start_date": tushare_date(start)}
+        if report_type is not None:
+            params["report_type"] = report_type
+        # Only the latest statement must exist; the other types exist only for changed statements.
+        type_reasks = reasks if report_type in (None, LATEST_STATEMENT) else 0
+        if dataset.page_by_date:
+            batch = _query_by_date_windows(client, dataset, params, type_reasks)
+        else:
+            frame = query_not_empty(client, dataset, params, type_reasks)
+            batch = frame_to_batch(dataset, _with_requested(frame, "report_type", report_type))
+        _check_answer_is_for(dataset, batch, "ts_code", ts_code)
+        if report_type is not None:
+            _check_answer_is_for(dataset, batch, "report_type", report_type)
+        batches.append(batch)
+    return concat_batches(dataset, batches)
+
+
+def _with_requested(frame: TushareFrame, name: str, value: str | None) -> TushareFrame:
+    """An answer lacking a field the request fixed (a report type asked for) gets it from the request."""
+    if value is None or name in frame.fields:
+        return frame
+    return TushareFrame(
+        frame.api_name, (*frame.fields, name), [[*item, value] for item in frame.items], frame.missing_fields
+    )
+
+
+def _check_answer_is_for(dataset: TushareDataset, batch: Batch, name: str, wanted: str) -> None:
+    values = set(batch.columns[dataset.fields.index(name)]) if len(batch) else set()
+    if values - {wanted}:
+        raise TushareSchemaError(
+            f"asked for {name}={wanted}, answer has {sorted(map(str, values))[:3]}", api_name=dataset.api_name
+        )
+
+
+def _query_by_date_windows(client: TushareClient, dataset: TushareDataset, params: dict, reasks: int) -> Batch:
+    """Page by date, as the API documents: answers come newest first, so after a full answer ask again
+    for the periods up to its oldest one (inclusive: that period may have been cut)."""
+    column = dataset.fields.index(dataset.page_by_date)
+    batches: list[Batch] = []
+    window = dict(params)
+    for _ in range(MAX_PAGES):
+        frame = query_not_empty(client, dataset, window, reasks, by_offset=False)
+        batch = frame_to_batch(dataset, frame)
+        batches.append(batch)
+        if len(frame) < dataset.row_cap:  # the answer's own length: repeated rows count against the cap
+            return concat_batches(dataset, batches)
+        oldest = min(batch.columns[column])
+        if window.get("end_date") == oldest:
+            raise TusharePagingError(
+                f"{len(batch)} rows for {dataset.page_by_date} {oldest} alone reach the {dataset.row_cap}-row cap: "
+                "the window cannot be narrowed further",
+                api_name=dataset.api_name,
+            )
+        window, reasks = {**params, "end_date": oldest}, 0
+    raise TusharePagingError(f"more than {MAX_PAGES} date windows for {params}", api_name=dataset.api_name)
 
 
 def sync_statements_vip(
@@ -266,19 +401,25 @@ def sync_statements_vip(
     dataset: TushareDataset,
     stocks: Sequence[str],
     periods: Sequence[date],
+    report_types: Sequence[str] = DEFAULT_REPORT_TYPES,
 ) -> StatementReport:
-    """The 5000-points path: one call per report period for the whole market (paged), keeping the
-    rows of `stocks`. Each period is stored in one transaction."""
+    """The 5000-points path: one call per report period and report type for the whole market (paged),
+    keeping the rows of `stocks`. Each period is stored in one transaction."""
     started = time.monotonic()
     wanted = set(stocks)
     report = StatementReport(stocks=len(stocks))
     code_position = dataset.fields.index("ts_code")
     for period in periods:
-        frame = client.query(dataset.vip_api_name, {"period": tushare_date(period)}, dataset.fields, VIP_ROW_CAP)
-        frame.items = [item for item in frame.items if item[code_position] in wanted]
-        batch = frame_to_batch(dataset, frame)
-        report.new_versions += warehouse.insert_versions(dataset, batch, {item[code_position] for item in frame.items})
-        report.rows_fetched += len(frame)
+        batches = []
+        for report_type in report_types if dataset.has_report_type else (None,):
+            params = {"period": tushare_date(period), "report_type": report_type}
+            frame = client.query(dataset.vip_api_name, params, dataset.fields, VIP_ROW_CAP)
+            frame.items = [item for item in frame.items if item[code_position] in wanted]
+            batches.append(report.drift.add(frame_to_batch(dataset, frame)))
+        batch = concat_batches(dataset, batches)
+        codes = set(batch.columns[code_position]) if len(batch) else set()
+        report.new_versions += warehouse.insert_versions(dataset, batch, codes)
+        report.rows_fetched += len(batch)
     report.elapsed_seconds = time.monotonic() - started
     return report
 
@@ -294,7 +435,7 @@ def sync_disclosure_dates(client: TushareClient, warehouse: Warehouse, periods: 
             DISCLOSURE_DATE.fields,
             DISCLOSURE_DATE.row_cap,
         )
-        batch = frame_to_batch(DISCLOSURE_DATE, frame)
+        batch = report.drift.add(frame_to_batch(DISCLOSURE_DATE, frame))
         warehouse.upsert(DISCLOSURE_DATE, batch)
         report.rows += len(batch)
         report.rows_by_date[period] = len(batch)

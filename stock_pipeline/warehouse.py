@@ -7,24 +7,37 @@ crash leaves the previous state and a re-run leaves exactly the same rows.
 """
 
 import csv
-import hashlib
 import io
-import json
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from stock_pipeline.database import create_engine, ensure_tables, is_postgres
-from stock_pipeline.datasets import ALL_DATASETS, DISCLOSURE_DATE, STOCK_BASIC, TRADE_CAL, TushareDataset
+from stock_pipeline import versions
+from stock_pipeline.database import create_engine, ensure_tables, is_postgres, lock_schema
+from stock_pipeline.datasets import (
+    ALL_DATASETS,
+    DISCLOSURE_DATE,
+    STOCK_BASIC,
+    TRADE_CAL,
+    VERSION_HASH,
+    TushareDataset,
+)
 from stock_pipeline.tushare.client import TushareFrame
 from stock_pipeline.tushare.errors import TushareSchemaError
 
-_COLUMN_TYPES = {"str": sa.String, "date": sa.Date, "int": sa.Integer, "float": lambda: sa.Float(53)}
+_COLUMN_TYPES = {
+    "str": sa.String,
+    "date": sa.Date,
+    "int": sa.Integer,
+    "float": lambda: sa.Float(53),
+    "timestamp": lambda: sa.DateTime(timezone=True),
+}
 _ALLOWED_TYPES = {
     "str": {str, type(None)},
     "date": {str, type(None)},
@@ -32,6 +45,9 @@ _ALLOWED_TYPES = {
     "float": {float, int, type(None)},
 }
 _TUSHARE_DATE = re.compile(r"\d{8}")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Bumped when the way versions are identified changes; tables written before are re-identified.
+VERSION_SCHEME = "2"
 
 metadata = sa.MetaData()
 
@@ -85,6 +101,24 @@ sync_failure = sa.Table(
 )
 FAILING, GIVEN_UP, RESOLVED = "failing", "given_up", "resolved"
 
+schema_change = sa.Table(
+    "schema_change",
+    metadata,
+    sa.Column("table_name", sa.String(64), primary_key=True),
+    sa.Column("column_name", sa.String(64), primary_key=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Columns added to an existing table when a declaration gained a field. Versions stored "
+    "before lack them, so they are not part of a version's identity.",
+)
+
+warehouse_meta = sa.Table(
+    "warehouse_meta",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    comment="Schema bookkeeping: the version-identity scheme of each statement table, view definitions.",
+)
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -94,6 +128,9 @@ class Batch:
     """
 
     columns: tuple[tuple[Any, ...], ...]
+    # Declared fields the answer lacked (stored as NULL) and fields it carried unasked (ignored).
+    missing_fields: tuple[str, ...] = ()
+    extra_fields: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.columns[0]) if self.columns else 0
@@ -103,14 +140,26 @@ class Batch:
 
 
 def frame_to_batch(dataset: TushareDataset, frame: TushareFrame) -> Batch:
-    """Check an answer's values against the dataset's column kinds, column by column at C speed."""
-    if not frame.items:
-        return Batch(())
+    """Check an answer's values against the dataset's column kinds, column by column at C speed.
+
+    A declared field the answer lacks is stored as NULL and reported (the service drops retired fields
+    silently); a missing key, partition date or report identity field makes the answer unusable."""
     positions = {name: index for index, name in enumerate(frame.fields)}
+    lacking = [name for name in dataset.required_fields if name not in positions]
+    if lacking:
+        raise TushareSchemaError(
+            f"answer lacks the field(s) {lacking} needed to store it (has {list(frame.fields)[:12]})",
+            api_name=dataset.api_name,
+        )
+    missing = tuple(column.name for column in dataset.columns if column.name not in positions)
+    extra = tuple(name for name in frame.fields if name not in set(dataset.fields))
+    if not frame.items:
+        return Batch((), missing, extra)
     transposed = list(zip(*frame.items, strict=True))
+    nulls = (None,) * len(frame.items)
     ordered = []
     for column in dataset.columns:
-        values = transposed[positions[column.name]]
+        values = transposed[positions[column.name]] if column.name in positions else nulls
         bad_types = set(map(type, values)) - _ALLOWED_TYPES[column.kind]
         if column.kind == "int" and bad_types <= {str}:
             values, bad_types = _parse_int_strings(dataset, column.name, values), set()
@@ -130,30 +179,38 @@ def frame_to_batch(dataset: TushareDataset, frame: TushareFrame) -> Batch:
         if column.name in dataset.key and None in values:
             raise TushareSchemaError(f"key column `{column.name}` has empty values", api_name=dataset.api_name)
         ordered.append(values)
-    if dataset.report_key:
-        ordered.append(tuple(_version_hash(row) for row in zip(*ordered)))
-    return _without_duplicates(dataset, Batch(tuple(ordered)))
-
-
-def _version_hash(row: tuple) -> str:
-    return hashlib.md5(json.dumps(row, separators=(",", ":")).encode(), usedforsecurity=False).hexdigest()
+    return _without_duplicates(dataset, Batch(tuple(ordered), missing, extra))
 
 
 def _without_duplicates(dataset: TushareDataset, batch: Batch) -> Batch:
-    """Drop rows repeated verbatim (pages can overlap); refuse rows that share a key but disagree."""
-    key_positions = [dataset.stored_fields.index(name) for name in dataset.key]
-    keys = list(zip(*(batch.columns[position] for position in key_positions)))
-    if len(set(keys)) == len(keys):
-        return batch
+    """Drop rows repeated verbatim (pages can overlap); refuse rows that share a key but disagree.
+
+    Versioned datasets have no key before their versions are identified: every distinct row is kept."""
     unique_rows = list(dict.fromkeys(batch.rows()))
-    unique_keys = {tuple(row[position] for position in key_positions) for row in unique_rows}
-    if len(unique_keys) != len(unique_rows):
+    if dataset.report_key:
+        return batch if len(unique_rows) == len(batch) else Batch(tuple(zip(*unique_rows)), *batch_drift(batch))
+    key_positions = [dataset.fields.index(name) for name in dataset.key]
+    keys = {tuple(row[position] for position in key_positions) for row in unique_rows}
+    if len(keys) != len(unique_rows):
         raise TushareSchemaError(
-            f"answer has {len(unique_rows) - len(unique_keys)} rows that share a key {dataset.key} "
+            f"answer has {len(unique_rows) - len(keys)} rows that share a key {dataset.key} "
             "but differ in values (the data changed while it was paged?)",
             api_name=dataset.api_name,
         )
-    return Batch(tuple(zip(*unique_rows)))
+    return batch if len(unique_rows) == len(batch) else Batch(tuple(zip(*unique_rows)), *batch_drift(batch))
+
+
+def batch_drift(batch: Batch) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return batch.missing_fields, batch.extra_fields
+
+
+def concat_batches(dataset: TushareDataset, batches: Sequence[Batch]) -> Batch:
+    """One batch from several answers of one dataset, drift reports merged."""
+    rows = [row for batch in batches for row in batch.rows()]
+    missing = tuple(dict.fromkeys(name for batch in batches for name in batch.missing_fields))
+    extra = tuple(dict.fromkeys(name for batch in batches for name in batch.extra_fields))
+    combined = Batch(tuple(zip(*rows)) if rows else (), missing, extra)
+    return _without_duplicates(dataset, combined)
 
 
 def _parse_int_strings(dataset: TushareDataset, name: str, values: Sequence[Any]) -> tuple:
@@ -168,13 +225,69 @@ def tushare_date(value: date) -> str:
     return value.strftime("%Y%m%d")
 
 
+def _tushare_value(value: Any) -> Any:
+    """A value read back from the warehouse, spelled as Tushare sends it (dates as YYYYMMDD)."""
+    return tushare_date(value) if isinstance(value, date) and not isinstance(value, datetime) else value
+
+
 class Warehouse:
     def __init__(self, url: str):
         self.engine = create_engine(url)
         self._postgres = is_postgres(self.engine)
 
     def create_tables(self) -> None:
+        """Create missing tables and bring existing ones up to the declarations (see `migrate`)."""
         ensure_tables(self.engine, metadata)
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Add the columns a declaration gained to existing tables, and re-identify the versions of
+        statement tables written under an older identity scheme. Safe to run at every start."""
+        with self.engine.begin() as conn:
+            lock_schema(conn)
+            for dataset in ALL_DATASETS:
+                existing = {column["name"] for column in sa.inspect(conn).get_columns(dataset.api_name)}
+                for column in dataset.stored_columns:
+                    if column.name in existing:
+                        continue
+                    column_type = _COLUMN_TYPES[column.kind]().compile(dialect=conn.dialect)
+                    table, name = self._quote(dataset.api_name), self._quote(column.name)
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {column_type}")
+                    if column.name in dataset.fields:
+                        conn.execute(
+                            schema_change.insert().values(
+                                table_name=dataset.api_name, column_name=column.name, added_at=datetime.now(UTC)
+                            )
+                        )
+                if dataset.report_key:
+                    self._ensure_version_scheme(conn, dataset)
+
+    def _ensure_version_scheme(self, conn: sa.Connection, dataset: TushareDataset) -> None:
+        key = f"version_scheme:{dataset.api_name}"
+        if (
+            conn.execute(sa.select(warehouse_meta.c.value).where(warehouse_meta.c.key == key)).scalar()
+            == VERSION_SCHEME
+        ):
+            return
+        table = TABLES[dataset.api_name]
+        rows = [
+            {name: _tushare_value(value) for name, value in row.items()}
+            for row in conn.execute(sa.select(*(table.c[name] for name in dataset.fields))).mappings()
+        ]
+        if rows:
+            # Versions hashed by an older scheme: identify them again, merging rows that differ only in
+            # update_flag. Their first-seen time is unknown, so it is now (the conservative choice).
+            conn.execute(table.delete())
+            self._write_versions(conn, dataset, rows, stored=[], added_later=self._added_columns(conn, dataset))
+        conn.execute(warehouse_meta.delete().where(warehouse_meta.c.key == key))
+        conn.execute(warehouse_meta.insert().values(key=key, value=VERSION_SCHEME))
+
+    def _added_columns(self, conn: sa.Connection, dataset: TushareDataset) -> set[str]:
+        return set(
+            conn.execute(
+                sa.select(schema_change.c.column_name).where(schema_change.c.table_name == dataset.api_name)
+            ).scalars()
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -198,21 +311,68 @@ class Warehouse:
     def insert_versions(self, dataset: TushareDataset, batch: Batch, fetched_stocks: Iterable[str]) -> int:
         """Add the versions not stored yet, and resolve open failures of the stocks fetched, atomically.
 
-        Returns how many new versions were stored; versions already stored are left as they are.
-        """
-        key = ", ".join(self._quote(name) for name in dataset.key)
+        Returns how many new versions were stored. A version stored before keeps its first-seen time and
+        known-from day; its update_flag follows the service, and columns it lacks are filled in."""
+        fetched = list(fetched_stocks)
+        rows = [dict(zip(dataset.fields, row, strict=True)) for row in batch.rows()]
         with self.engine.begin() as conn:
-            added = self._merge(conn, dataset, batch, f" ON CONFLICT ({key}) DO NOTHING")
+            table = TABLES[dataset.api_name]
+            names = ("ts_code", "end_date", "report_type", VERSION_HASH, *versions.ANNOUNCEMENT_DATES)
+            stored = [
+                {name: _tushare_value(value) for name, value in row.items()}
+                for row in conn.execute(
+                    sa.select(*(table.c[name] for name in names if name in table.c)).where(
+                        table.c.ts_code.in_({row["ts_code"] for row in rows})
+                    )
+                ).mappings()
+            ]
+            added = self._write_versions(conn, dataset, rows, stored, self._added_columns(conn, dataset))
             conn.execute(
                 sync_failure.update()
                 .where(
                     sync_failure.c.dataset == dataset.api_name,
-                    sync_failure.c.ts_code.in_(list(fetched_stocks)),
+                    sync_failure.c.ts_code.in_(fetched),
                     sync_failure.c.status != RESOLVED,
                 )
                 .values(status=RESOLVED, resolved_at=datetime.now(UTC))
             )
         return added
+
+    def _write_versions(
+        self,
+        conn: sa.Connection,
+        dataset: TushareDataset,
+        rows: list[dict[str, Any]],
+        stored: list[dict[str, Any]],
+        added_later: set[str],
+    ) -> int:
+        kinds = {column.name: column.kind for column in dataset.columns}
+        identity = versions.identity_fields(dataset, added_later)
+        distinct: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            digest = versions.version_hash(row, identity, kinds)
+            previous = distinct.get(digest)
+            # The same version twice (e.g. once per update_flag): keep every value either carried.
+            distinct[digest] = (
+                row if previous is None else {k: row[k] if row[k] is not None else previous[k] for k in row}
+            )
+        stored_hashes = {row[VERSION_HASH] for row in stored}
+        new = {digest: row for digest, row in distinct.items() if digest not in stored_hashes}
+        now = datetime.now(UTC)
+        known = versions.known_from(
+            new,
+            [versions.StoredVersion(versions.report_of(row), versions.announced(row)) for row in stored],
+            now.astimezone(SHANGHAI).date(),
+        )
+        today = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+        ordered = [
+            (*(row[name] for name in dataset.fields), digest, now, known.get(digest, today))
+            for digest, row in distinct.items()
+        ]
+        if ordered:
+            refreshable = [name for name in dataset.fields if name not in identity]
+            self._merge(conn, dataset, Batch(tuple(zip(*ordered))), self._on_conflict_fill(dataset, refreshable))
+        return len(new)
 
     def _merge(self, conn: sa.Connection, dataset: TushareDataset, batch: Batch, on_conflict: str) -> int:
         if not len(batch):
@@ -317,6 +477,19 @@ class Warehouse:
         placeholders = ", ".join("?" for _ in dataset.stored_fields)
         return f"INSERT INTO {self._quote(table_name)} ({columns}) VALUES ({placeholders})"
 
+    def _on_conflict_fill(self, dataset: TushareDataset, names: Sequence[str]) -> str:
+        """On a version stored before: take the service's current value of each non-identity field,
+        keeping the stored one where the answer has none."""
+        key = ", ".join(self._quote(name) for name in dataset.key)
+        if not names:
+            return f" ON CONFLICT ({key}) DO NOTHING"
+        table = self._quote(dataset.api_name)
+        updates = ", ".join(
+            f"{self._quote(name)} = COALESCE(excluded.{self._quote(name)}, {table}.{self._quote(name)})"
+            for name in names
+        )
+        return f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
     def _on_conflict_update(self, dataset: TushareDataset) -> str:
         key = ", ".join(self._quote(name) for name in dataset.key)
         updates = ", ".join(
@@ -326,10 +499,12 @@ class Warehouse:
 
     @staticmethod
     def _sqlite_rows(dataset: TushareDataset, batch: Batch) -> Iterator[tuple]:
-        # SQLAlchemy's SQLite Date type stores ISO strings; keep that format so typed reads work.
+        # SQLAlchemy's SQLite Date and DateTime types store ISO strings; keep that format so typed reads work.
         columns = [
             tuple(None if value is None else f"{value[:4]}-{value[4:6]}-{value[6:]}" for value in values)
             if column.kind == "date"
+            else tuple(None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f") for value in values)
+            if column.kind == "timestamp"
             else values
             for column, values in zip(dataset.stored_columns, batch.columns, strict=True)
         ]

@@ -64,7 +64,8 @@ def test_every_distinct_version_is_kept_once_and_read_as_latest_or_as_of(server,
     stored = [_as_tushare(row) for row in _stored(warehouse_url, "income", INCOME.fields)]
     assert len(served) > len(set(served))  # the server sends byte-identical duplicates...
     assert Counter(stored) == Counter(set(served))  # ...stored once; every distinct version kept
-    assert result.asset_materializations_for_node("income")[0].metadata["api_calls"].value == len(stocks)
+    # One call per stock and report type: the latest statements (1) and originals of changed ones (5).
+    assert result.asset_materializations_for_node("income")[0].metadata["api_calls"].value == 2 * len(stocks)
 
     versions = Counter((row[0], row[3], row[4]) for row in set(served))
     code, end_date, _ = next(key for key, count in versions.items() if count > 1)
@@ -84,7 +85,7 @@ def test_every_distinct_version_is_kept_once_and_read_as_latest_or_as_of(server,
 
         def known_on(day: date) -> list[tuple]:
             rows = conn.execute(as_of(INCOME, day)).mappings().all()
-            assert all(row["known_date"] <= day for row in rows)  # never a version announced later
+            assert all(row["known_from"] <= day for row in rows)  # never a version public later
             return [
                 (row["ann_date"].strftime("%Y%m%d"), row["update_flag"])
                 for row in rows
@@ -99,7 +100,8 @@ def test_every_distinct_version_is_kept_once_and_read_as_latest_or_as_of(server,
 
 
 def test_a_failing_stock_is_isolated_retried_and_given_up_then_resolved(server, warehouse_url):
-    policy = SyncPolicyResource(max_retries_per_stock=2, retry_backoff_seconds=0)
+    # One stock of a dozen may fail without failing the run (the default tolerates 5 %).
+    policy = SyncPolicyResource(max_retries_per_stock=2, retry_backoff_seconds=0, max_failed_share=0.1)
     resources = _resources(server, warehouse_url, policy=policy, max_attempts=2)
     assert materialize_reference(resources).success
     stocks = _batch_stocks(warehouse_url, "batch_07")
@@ -111,7 +113,7 @@ def test_a_failing_stock_is_isolated_retried_and_given_up_then_resolved(server, 
     assert first.success
     written = {row[0] for row in _stored(warehouse_url, "income", ("ts_code",))}
     assert bad not in written and set(stocks) - {bad} <= written
-    [check] = first.get_asset_check_evaluations()
+    [check] = [check for check in first.get_asset_check_evaluations() if check.check_name == "unresolved_failures"]
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
     assert bad in check.metadata["stocks"].value
     store = Warehouse(warehouse_url)
@@ -126,9 +128,15 @@ def test_a_failing_stock_is_isolated_retried_and_given_up_then_resolved(server, 
         assert request.partition_key == "batch_07"
         assert request.run_config["ops"]["income"]["config"]["stocks"] == [bad]
         before = server.stats()["calls"].get("income", 0) + server.stats()["faults"].get("stock_server_busy", 0)
-        assert dg.materialize(
-            [INCOME_ASSET], resources=resources, partition_key="batch_07", run_config=request.run_config
-        ).success
+        retry = dg.materialize(
+            [INCOME_ASSET],
+            resources=resources,
+            partition_key="batch_07",
+            run_config=request.run_config,
+            raise_on_error=False,
+        )
+        # A retry run whose one stock failed again stored nothing useful: a failed run, never a green one.
+        assert not retry.success and "1 of 1 stocks failed" in failure_message(retry)
         after = server.stats()["calls"].get("income", 0) + server.stats()["faults"].get("stock_server_busy", 0)
         calls_per_attempt.append(after - before)
         [failure] = store.failures()
@@ -145,7 +153,7 @@ def test_a_failing_stock_is_isolated_retried_and_given_up_then_resolved(server, 
     assert store.failures() == []
     [resolved] = store.failures(statuses=("resolved",))
     assert resolved["ts_code"] == bad and resolved["resolved_at"] is not None
-    assert healed.get_asset_check_evaluations()[0].passed is True
+    assert all(check.passed for check in healed.get_asset_check_evaluations())
     store.dispose()
 
 
@@ -175,14 +183,15 @@ def test_fina_indicator_pages_past_its_100_row_cap(server, warehouse_url):
     longest = max(per_stock, key=per_stock.get)
     assert per_stock[longest] > 100  # one stock's history alone exceeds the cap
     batch = batch_of(longest)
-    counts = {batch: sum(n for code, n in per_stock.items() if batch_of(code) == batch)}
 
     result = dg.materialize([FINA_ASSET], resources=resources, partition_key=batch)
 
     assert result.success
     metadata = result.asset_materializations_for_node("fina_indicator")[0].metadata
-    assert metadata["pages"].value >= 1
-    assert metadata["rows_fetched"].value == counts[batch]
+    # Split by report-period windows as document 79 asks, never by deep offsets: more calls than stocks,
+    # no offset pages.
+    assert metadata["api_calls"].value > len(_batch_stocks(warehouse_url, batch))
+    assert metadata["pages"].value == 0
     served = {
         tuple(item)
         for code in _batch_stocks(warehouse_url, batch)
@@ -190,6 +199,7 @@ def test_fina_indicator_pages_past_its_100_row_cap(server, warehouse_url):
             server, "fina_indicator", {"ts_code": code, "start_date": "20000101"}, FINA_INDICATOR.fields
         )
     }
+    assert metadata["rows_fetched"].value == len(served)  # distinct rows: the windows overlap by a period
     assert {_as_tushare(row) for row in _stored(warehouse_url, "fina_indicator", FINA_INDICATOR.fields)} == served
 
 
@@ -235,10 +245,11 @@ def test_the_disclosure_sensor_requests_only_new_disclosures_once(server, wareho
         partition_key=request.partition_key,
         run_config={"ops": {"income": request.run_config["ops"]["income"]}},
     ).success
-    assert server.stats()["calls"]["income"] - before == len(chosen)  # cost follows disclosures
+    # Cost follows disclosures: one call per disclosed stock and report type (1 and 5 by default).
+    assert server.stats()["calls"]["income"] - before == 2 * len(chosen)
 
 
-def test_the_vip_path_makes_one_call_per_period(server, warehouse_url):
+def test_the_vip_path_makes_one_call_per_period_and_report_type(server, warehouse_url):
     resources = _resources(server, warehouse_url)
     assert materialize_reference(resources).success
     config = _config(["income"], use_vip=True, vip_periods=["20231231", "20230930"])
@@ -247,7 +258,7 @@ def test_the_vip_path_makes_one_call_per_period(server, warehouse_url):
 
     assert result.success
     calls = server.stats()["calls"]
-    assert calls["income_vip"] == 2 and "income" not in calls
+    assert calls["income_vip"] == 2 * 2 and "income" not in calls  # per period and report type (1, 5)
     stocks = set(_batch_stocks(warehouse_url, "batch_04"))
     served = {
         tuple(item)
@@ -305,8 +316,9 @@ def test_a_stock_delisted_before_the_start_date_costs_one_call(server, warehouse
 
     assert dg.materialize([INCOME_ASSET], resources=resources, partition_key=batch).success
 
-    # Its empty answer is expected and believed; every other stock of the batch has statements.
-    assert server.stats()["calls"]["income"] == len(_batch_stocks(warehouse_url, batch))
+    # Its empty answer is expected and believed; every other stock of the batch has statements. One call
+    # per stock for each of the two default report types.
+    assert server.stats()["calls"]["income"] == 2 * len(_batch_stocks(warehouse_url, batch))
     stored = {row[0] for row in _stored(warehouse_url, "income", ("ts_code",))}
     assert gone[0] not in stored
     assert stored == set(_batch_stocks(warehouse_url, batch)) - set(gone)

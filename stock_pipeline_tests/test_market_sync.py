@@ -77,6 +77,7 @@ def test_dates_sync_completely_and_rerun_is_idempotent(server, warehouse_url):
     assert metadata["source"].value.startswith("SYNTHETIC")
     checks = {evaluation.check_name: evaluation.passed for evaluation in second.get_asset_check_evaluations()}
     assert checks == {
+        "upstream_fields": True,
         "unique_keys": True,
         "rows_vs_listed": True,
         "ohlc_sanity": True,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
-from stock_pipeline import settings, sync
+from stock_pipeline import checks, settings, sync
 from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys
 from stock_pipeline.datasets import DISCLOSURE_DATE, STATEMENT_DATASETS, STOCK_BASIC, TushareDataset
 from stock_pipeline.partitions import batch_of, stock_batches
@@ -69,11 +69,12 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[STOCK_BASIC.api_name],
         check_specs=[
+            checks.upstream_fields_spec(dataset),
             dg.AssetCheckSpec(
                 UNRESOLVED_FAILURES,
                 asset=dataset.api_name,
                 description="Stocks of these batches whose last fetch failed (retried by a sensor, or given up).",
-            )
+            ),
         ],
         pool=dataset.api_name,
         metadata={
@@ -119,7 +120,9 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                 periods = [datetime.strptime(p, "%Y%m%d").date() for p in config.vip_periods] or (
                     sync.quarter_ends_between(start, _today())
                 )
-                report = sync.sync_statements_vip(client, store, dataset, stocks, periods)
+                report = sync.sync_statements_vip(
+                    client, store, dataset, stocks, periods, sync_policy.statement_report_types
+                )
             else:
                 report = sync.sync_statements(
                     client,
@@ -129,19 +132,35 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                     start,
                     partition_of=batch_of,
                     max_retries=sync_policy.max_retries_per_stock,
+                    report_types=sync_policy.statement_report_types,
                     delisted_before_start=store.delisted_before(start),
                     log=context.log,
                 )
+        metadata = {
+            "stocks": report.stocks,
+            "stocks_failed": len(report.failed),
+            "rows_fetched": report.rows_fetched,
+            "new_versions": report.new_versions,
+            "path": "vip (per period)" if config.use_vip else "per stock",
+            "report_types": ", ".join(sync_policy.statement_report_types),
+            **checks.drift_metadata(report.drift.missing, report.drift.extra),
+            **call_metadata(client, time.monotonic() - started),
+        }
+        if len(report.failed) > sync_policy.max_failed_share * report.stocks:
+            failed = ", ".join(sorted(report.failed)[:20])
+            raise dg.Failure(
+                description=f"{len(report.failed)} of {report.stocks} stocks failed (more than "
+                f"{sync_policy.max_failed_share:.0%}): {failed}. The others were stored; the failed ones are in "
+                "sync_failure and are retried by statement_retry_sensor.",
+                metadata=metadata,
+                allow_retries=False,
+            )
         return dg.MaterializeResult(
-            metadata={
-                "stocks": report.stocks,
-                "stocks_failed": len(report.failed),
-                "rows_fetched": report.rows_fetched,
-                "new_versions": report.new_versions,
-                "path": "vip (per period)" if config.use_vip else "per stock",
-                **call_metadata(client, time.monotonic() - started),
-            },
-            check_results=[_failure_check(store, dataset, batches)],
+            metadata=metadata,
+            check_results=[
+                checks.upstream_fields_result(report.drift.missing, report.drift.extra),
+                _failure_check(store, dataset, batches),
+            ],
         )
 
     return _asset

@@ -65,6 +65,7 @@ def call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
     kinds=KINDS,
     description=TRADE_CAL.description,
     pool=TRADE_CAL.api_name,
+    check_specs=[checks.upstream_fields_spec(TRADE_CAL)],
 )
 def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
@@ -78,8 +79,10 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
             "first_date": str(start),
             "last_date": str(end),
             "exchanges": ", ".join(sync.CALENDAR_EXCHANGES),
+            **checks.drift_metadata(report.drift.missing, report.drift.extra),
             **call_metadata(client, report.elapsed_seconds),
-        }
+        },
+        check_results=[checks.upstream_fields_result(report.drift.missing, report.drift.extra)],
     )
 
 
@@ -89,6 +92,7 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
     kinds=KINDS,
     description=STOCK_BASIC.description,
     pool=STOCK_BASIC.api_name,
+    check_specs=[checks.upstream_fields_spec(STOCK_BASIC)],
 )
 def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     client, store = tushare.client(), warehouse.open()
@@ -99,8 +103,10 @@ def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Ma
             "rows_upserted": report.rows,
             "rows_total": store.count_rows(STOCK_BASIC),
             "list_statuses": ", ".join(sync.LIST_STATUSES),
+            **checks.drift_metadata(report.drift.missing, report.drift.extra),
             **call_metadata(client, report.elapsed_seconds),
-        }
+        },
+        check_results=[checks.upstream_fields_result(report.drift.missing, report.drift.extra)],
     )
 
 
@@ -119,6 +125,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         metadata={
             "row_cap": dataset.row_cap,
             "published_at": f"{dataset.published_at:%H:%M} Asia/Shanghai",
+            "history_start": str(dataset.history_start),
             "primary_key": ", ".join(dataset.key),
         },
     )
@@ -139,14 +146,19 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                 "dates_requested": len(days),
                 "dates_written": open_dates,
                 "dates_closed": len(report.dates_closed),
+                "dates_before_history": len(report.dates_before_history),
                 "first_date": str(days[0]),
                 "last_date": str(days[-1]),
                 "min_rows_per_date": min(rows_per_date, default=0),
                 "max_rows_per_date": max(rows_per_date, default=0),
                 "api_calls_per_date": round(client.stats.calls[dataset.api_name] / open_dates, 3) if open_dates else 0,
+                **checks.drift_metadata(report.drift.missing, report.drift.extra),
                 **call_metadata(client, time.monotonic() - started),
             },
-            check_results=checks.evaluate(store, dataset, written),
+            check_results=[
+                checks.upstream_fields_result(report.drift.missing, report.drift.extra),
+                *checks.evaluate(store, dataset, written),
+            ],
         )
 
     return _asset

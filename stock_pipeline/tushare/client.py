@@ -3,8 +3,14 @@
 It speaks the same wire protocol as the official `tushare` client (`POST <base>/<api_name>` with
 `{api_name, token, params, fields}`), but unlike it: HTTP errors raise instead of becoming empty frames,
 transient failures are retried with exponential backoff and jitter, terminal errors fail at once, rate
-limits are respected through a shared budget, and answers that reach the row cap or say `has_more` are
-paged with offset/limit until complete.
+limits are respected through a shared budget, and answers are paged with offset/limit until complete:
+whenever a page holds as many rows as the cap, whatever `has_more` says (the service has answered
+truncated pages with `has_more: false`), and until an empty page when the caller asks to confirm. A page
+that repeats the previous one (a server ignoring `offset`) or more than `max_pages` pages stop with an
+error instead of looping.
+
+Fields the service leaves out of an answer are not an error here: the real service silently drops
+retired or unknown fields. The frame says which requested fields were missing and which came unasked.
 """
 
 import json
@@ -21,6 +27,7 @@ import requests
 from stock_pipeline.tushare.errors import (
     TushareAuthError,
     TushareError,
+    TusharePagingError,
     TushareRateLimitError,
     TushareSchemaError,
     TushareTransportError,
@@ -28,6 +35,9 @@ from stock_pipeline.tushare.errors import (
     classify,
 )
 from stock_pipeline.tushare.rate_limit import CallBudget
+
+# More pages than this for one request means a server that does not advance: stop, do not loop.
+MAX_PAGES = 500
 
 
 @dataclass
@@ -37,6 +47,9 @@ class TushareFrame:
     api_name: str
     fields: tuple[str, ...]
     items: list[list[Any]]
+    # Requested fields the answer did not carry, and fields it carried unasked.
+    missing_fields: tuple[str, ...] = ()
+    extra_fields: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -98,14 +111,40 @@ class TushareClient:
         params: Mapping[str, Any] | None = None,
         fields: Sequence[str] = (),
         row_cap: int | None = None,
+        *,
+        confirm: bool = False,
+        expected_rows: int | None = None,
+        by_offset: bool = True,
     ) -> TushareFrame:
-        """Fetch the whole answer for one request, paging past the row cap."""
+        """Fetch the whole answer for one request, paging past the row cap.
+
+        `confirm`: ask for the next page until an empty one, whatever the first pages held.
+        `expected_rows`: an answer with fewer rows is confirmed the same way before it is believed (a
+        cap lower than declared truncates silently); a complete answer costs no extra call.
+        `by_offset=False`: one call, no paging; the caller pages by narrowing its date window instead.
+        """
         base_params = {key: value for key, value in (params or {}).items() if value is not None}
         page = self._call(api_name, base_params, fields)
-        answer = TushareFrame(api_name, page.fields, list(page.items))
-        while self._has_more(page, row_cap):
+        answer = TushareFrame(
+            api_name,
+            page.fields,
+            list(page.items),
+            missing_fields=tuple(name for name in fields if name not in page.fields),
+            extra_fields=tuple(name for name in page.fields if fields and name not in fields),
+        )
+        pages = 1
+        while (
+            by_offset
+            and page.items
+            and (
+                self._has_more(page, row_cap) or confirm or (expected_rows is not None and len(answer) < expected_rows)
+            )
+        ):
+            if pages >= MAX_PAGES:
+                raise TusharePagingError(f"more than {MAX_PAGES} pages for {dict(base_params)}", api_name=api_name)
             paged = {**base_params, "offset": len(answer.items), "limit": row_cap or len(page.items)}
-            page = self._call(api_name, paged, fields)
+            previous, page = page, self._call(api_name, paged, fields)
+            pages += 1
             self.stats.pages[api_name] += 1
             if page.fields != answer.fields:
                 raise TushareSchemaError(
@@ -113,15 +152,19 @@ class TushareClient:
                     f"the first page had {list(answer.fields)}",
                     api_name=api_name,
                 )
+            if page.items and page.items == previous.items:
+                raise TusharePagingError(
+                    f"the page at offset {paged['offset']} repeats the previous page: the server ignores "
+                    "`offset`, so the answer cannot be completed; nothing was stored",
+                    api_name=api_name,
+                )
             answer.items.extend(page.items)
         return answer
 
     @staticmethod
     def _has_more(page: _Page, row_cap: int | None) -> bool:
-        if page.has_more is not None:
-            return page.has_more and bool(page.items)
-        # Servers that do not say `has_more` truncate silently: a full page means "maybe more".
-        return row_cap is not None and len(page.items) >= row_cap
+        # A full page means "maybe more" whatever `has_more` says; `has_more` alone also pages.
+        return bool(page.has_more) or (row_cap is not None and len(page.items) >= row_cap)
 
     def _call(self, api_name: str, params: Mapping[str, Any], fields: Sequence[str]) -> _Page:
         if not self._token:
@@ -219,9 +262,6 @@ class TushareClient:
                 f"answer with code 0 lacks data.fields/data.items: {str(answer)[:120]}", api_name=api_name
             )
         answer_fields = tuple(data["fields"])
-        missing = [name for name in fields if name not in answer_fields]
-        if missing:
-            raise TushareSchemaError(f"answer lacks requested fields {missing}", api_name=api_name)
         width = len(answer_fields)
         for index, item in enumerate(data["items"]):
             if not isinstance(item, list) or len(item) != width:

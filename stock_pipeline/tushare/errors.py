@@ -39,6 +39,10 @@ class TushareSchemaError(TushareError):
     """The answer is well-formed JSON but not what was asked for (missing fields, wrong types)."""
 
 
+class TusharePagingError(TushareSchemaError):
+    """Pages that do not advance (the same rows again) or never end."""
+
+
 class TushareRateLimitError(TushareError):
     """Per-minute budget exceeded on the server; retried after a cool-down."""
 
