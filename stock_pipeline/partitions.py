@@ -1,59 +1,39 @@
-"""Partitions in one place.
+"""Partitions in one place. Nothing here reads a database: importing the package touches none.
 
-Market data is partitioned by trading date (`YYYY-MM-DD`, Asia/Shanghai). Weekends are never
-partitions; holidays are excluded as far as the warehouse's `trade_cal` knows them when the code loads
-(reload the code location after syncing a new calendar). A date the calendar later marks closed is
-still safe: its partition makes no API call and writes nothing.
+Market data is partitioned by weekday (`YYYY-MM-DD`, Asia/Shanghai) from the start date, not by the
+trading days the warehouse calendar knows. Why weekdays rather than a dynamic partition set fed by
+`trade_cal`: the set is a pure function of the start date, so every process (webserver, daemon, code
+server, run workers) sees the same partitions without reading the warehouse or reloading code; a
+calendar change (a new year, a holiday added late) changes no partition, so no sensor or schedule tick
+and no running backfill can meet a partition key that vanished; and the keys stay in date order, which
+range backfills need (dynamic keys are ordered by insertion). The price is a few holidays a year shown
+as partitions: a date `trade_cal` marks closed makes no API call and writes nothing, and its partition
+is reported done (`dates_closed`), so it stays green and costs nothing.
 """
 
-import logging
 import zlib
 from datetime import date, datetime
-from pathlib import Path
 
 import dagster as dg
-from sqlalchemy.engine import make_url
 
 from stock_pipeline import settings
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
-from stock_pipeline.warehouse import Warehouse
-
-log = logging.getLogger(__name__)
 
 WEEKENDS = ("0 0 * * 6", "0 0 * * 0")
 
 
-def known_holidays(db_url: str, since: date) -> list[date]:
-    """Closed weekdays in the warehouse calendar; empty when there is no calendar yet."""
-    try:
-        url = make_url(db_url)
-        if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-            return []
-        warehouse = Warehouse(db_url)
-        try:
-            calendar = warehouse.calendar()
-        finally:
-            warehouse.dispose()
-    except Exception as error:  # noqa: BLE001 - a missing or unreachable warehouse must not break loading
-        reason = str(error).splitlines()[0]
-        log.warning("Trading calendar unavailable (%s); only weekends are excluded from partitions", reason)
-        return []
-    return sorted(day for day, is_open in calendar.items() if not is_open and day.weekday() < 5 and day >= since)
-
-
-def build_trading_days(start_date: str, holidays: list[date]) -> dg.DailyPartitionsDefinition:
+def build_trading_days(start_date: str) -> dg.DailyPartitionsDefinition:
+    """Every weekday from `start_date`; the calendar decides at run time which of them are open."""
     return dg.DailyPartitionsDefinition(
         start_date=start_date,
         timezone=settings.TIMEZONE,
         # Today's partition exists from midnight, so a same-day schedule can ask for it after the close.
         end_offset=1,
-        exclusions=[*WEEKENDS, *(datetime.combine(day, datetime.min.time()) for day in holidays)],
+        exclusions=list(WEEKENDS),
     )
 
 
-trading_days = build_trading_days(
-    settings.start_date(), known_holidays(settings.db_url(), date.fromisoformat(settings.start_date()))
-)
+trading_days = build_trading_days(settings.start_date())
 
 
 # Financial statements are partitioned by stock batch. A stock's batch is a hash of its code, so it
