@@ -377,3 +377,15 @@ def _parse_ts(value) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def test_a_short_answer_is_paged_until_an_empty_page_even_past_the_expected_rows(server):
+    expected = server_items(server, "daily", {"trade_date": "20240703"}, ("ts_code",))
+    cap = len(expected) // 3 + 1  # three pages; the second, full, already reaches the expected rows
+    server.configure(row_caps={"daily": cap}, lie_has_more=["daily"])
+    client = TushareClient(server.token, server.url)
+
+    answer = client.query("daily", {"trade_date": "20240703"}, ("ts_code",), 6000, expected_rows=2 * cap)
+
+    assert sorted(answer.items) == sorted(expected)
+    assert client.stats.calls["daily"] == 4  # three pages, then the empty one that ends it

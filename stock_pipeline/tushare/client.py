@@ -132,14 +132,12 @@ class TushareClient:
             missing_fields=tuple(name for name in fields if name not in page.fields),
             extra_fields=tuple(name for name in page.fields if fields and name not in fields),
         )
-        pages = 1
-        while (
-            by_offset
-            and page.items
-            and (
-                self._has_more(page, row_cap) or confirm or (expected_rows is not None and len(answer) < expected_rows)
-            )
-        ):
+        pages, confirming = 1, confirm
+        while by_offset and page.items:
+            if not (confirming or self._has_more(page, row_cap)):
+                if expected_rows is None or len(answer) >= expected_rows:
+                    break
+                confirming = True  # a short answer: from here on, only an empty page ends it
             if pages >= MAX_PAGES:
                 raise TusharePagingError(f"more than {MAX_PAGES} pages for {dict(base_params)}", api_name=api_name)
             paged = {**base_params, "offset": len(answer.items), "limit": row_cap or len(page.items)}
