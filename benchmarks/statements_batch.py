@@ -2,10 +2,12 @@
 
     python -m benchmarks.statements_batch [--stocks 4000] [--batch batch_00]
 
-Against the bundled SYNTHETIC server with no rate limit, prints: API calls of a full-history batch
-(the real `dagster asset materialize` CLI) against the minimum possible (one call per stock and
-statement plus the pages its rows need at the cap), its wall time against the floor (the same calls
-and writes in a plain script), and the calls of an incremental day driven by the disclosure sensor.
+Against the bundled SYNTHETIC server (restatements and same-dated corrections on) with no rate limit,
+prints: API calls of a full-history batch (the real `dagster asset materialize` CLI) against the minimum
+possible (one call per stock, statement and report type plus the pages its rows need at the cap), calls
+per stock per API, what a full-market backfill costs at 200 and 500 calls per minute per API, its wall
+time against the floor (the same calls and writes in a plain script), and the calls of an incremental
+day driven by the disclosure sensor.
 """
 
 import argparse
@@ -22,17 +24,28 @@ import dagster as dg
 import requests
 
 from stock_pipeline.assets.financials import disclosure_date, statement_assets
-from stock_pipeline.datasets import STATEMENT_DATASETS
+from stock_pipeline.datasets import DEFAULT_REPORT_TYPES, STATEMENT_DATASETS
 from stock_pipeline.partitions import batch_of
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
 from stock_pipeline.sensors import statement_disclosure_sensor
 from stock_pipeline.tushare.client import TushareFrame
-from stock_pipeline.warehouse import Warehouse, frame_to_batch
+from stock_pipeline.warehouse import Batch, Warehouse, frame_to_batch
 from stock_pipeline_tests.cli import MATERIALIZE, REPO, dagster_home, project_env
 from tushare_double.app import ServerConfig
 from tushare_double.launcher import ServerProcess
 
 START = "20000101"
+# Stocks a real full-market statements backfill covers: listed (5,529 on 2026-06-18) plus delisted and
+# suspended listings (a few hundred).
+REAL_MARKET_STOCKS = 5900
+
+
+def _requests(dataset, code: str) -> list[dict]:
+    """One request per report type the pipeline fetches by default (fina_indicator has no types)."""
+    base = {"ts_code": code, "start_date": START}
+    if not dataset.has_report_type:
+        return [base]
+    return [{**base, "report_type": report_type} for report_type in DEFAULT_REPORT_TYPES]
 
 
 def floor(api_url: str, token: str, db_url: str, stocks: list[str]) -> None:
@@ -41,23 +54,24 @@ def floor(api_url: str, token: str, db_url: str, stocks: list[str]) -> None:
     session = requests.Session()
     for dataset in STATEMENT_DATASETS:
         for code in stocks:
-            items, offset = [], 0
-            while True:
-                params = {"ts_code": code, "start_date": START, **({"offset": offset} if offset else {})}
-                body = {
-                    "api_name": dataset.api_name,
-                    "token": token,
-                    "params": params,
-                    "fields": ",".join(dataset.fields),
-                }
-                data = session.post(f"{api_url}/{dataset.api_name}", json=body, timeout=60).json()["data"]
-                items += data["items"]
-                offset = len(items)
-                if not data["has_more"]:
-                    break
-            batch = frame_to_batch(dataset, TushareFrame(dataset.api_name, tuple(data["fields"]), items))
-            warehouse.insert_versions(dataset, batch, [code])
+            batches = []
+            for request in _requests(dataset, code):
+                batches.append(_fetch_all(session, api_url, token, dataset, request))
+            rows = [row for batch in batches for row in batch.rows()]
+            warehouse.insert_versions(dataset, Batch(tuple(zip(*rows)) if rows else ()), [code])
     warehouse.dispose()
+
+
+def _fetch_all(session, api_url: str, token: str, dataset, request: dict) -> Batch:
+    items, offset = [], 0
+    while True:
+        params = {**request, **({"offset": offset} if offset else {})}
+        body = {"api_name": dataset.api_name, "token": token, "params": params, "fields": ",".join(dataset.fields)}
+        data = session.post(f"{api_url}/{dataset.api_name}", json=body, timeout=60).json()["data"]
+        items += data["items"]
+        offset = len(items)
+        if not data["has_more"]:
+            return frame_to_batch(dataset, TushareFrame(dataset.api_name, tuple(data["fields"]), items))
 
 
 def _cli(env: dict[str, str], *args: str) -> float:
@@ -78,20 +92,20 @@ def _minimum_calls(server: ServerProcess, stocks: list[str]) -> int:
     total = 0
     for dataset in STATEMENT_DATASETS:
         for code in stocks:
-            params = {"ts_code": code, "start_date": START}
-            rows = 0
-            while True:  # count the stock's rows page by page, as any client must
-                body = {
-                    "api_name": dataset.api_name,
-                    "token": server.token,
-                    "params": {**params, "offset": rows},
-                    "fields": "ts_code",
-                }
-                data = requests.post(f"{server.url}/{dataset.api_name}", json=body, timeout=60).json()["data"]
-                rows += len(data["items"])
-                if not data["has_more"]:
-                    break
-            total += max(1, -(-rows // dataset.row_cap))
+            for params in _requests(dataset, code):
+                rows = 0
+                while True:  # count the stock's rows page by page, as any client must
+                    body = {
+                        "api_name": dataset.api_name,
+                        "token": server.token,
+                        "params": {**params, "offset": rows},
+                        "fields": "ts_code",
+                    }
+                    data = requests.post(f"{server.url}/{dataset.api_name}", json=body, timeout=60).json()["data"]
+                    rows += len(data["items"])
+                    if not data["has_more"]:
+                        break
+                total += max(1, -(-rows // dataset.row_cap))
     return total
 
 
@@ -105,7 +119,13 @@ def main() -> None:
         floor(**json.loads(args.floor))
         return
     workdir = Path(tempfile.mkdtemp())
-    config = ServerConfig(n_stocks=args.stocks, now="2024-07-12T18:00:00+08:00", rate_limit_default=0)
+    config = ServerConfig(
+        n_stocks=args.stocks,
+        now="2024-07-12T18:00:00+08:00",
+        rate_limit_default=0,
+        restatements=True,
+        same_date_corrections=True,
+    )
     with ServerProcess(config) as server:
         db_url = f"sqlite:///{workdir / 'warehouse.db'}"
         home = dagster_home(workdir)
@@ -120,7 +140,8 @@ def main() -> None:
             env, "--select", "income,balancesheet,cashflow,fina_indicator", "--partition", args.batch
         )
         after = server.stats()["calls"]
-        pipeline_calls = sum(after[d.api_name] - before.get(d.api_name, 0) for d in STATEMENT_DATASETS)
+        calls_by_api = {d.api_name: after[d.api_name] - before.get(d.api_name, 0) for d in STATEMENT_DATASETS}
+        pipeline_calls = sum(calls_by_api.values())
         started = time.perf_counter()
         subprocess.run(
             [
@@ -183,9 +204,19 @@ def main() -> None:
         f"{pipeline_calls:>10} {minimum:>8} {pipeline_seconds:>11.1f} {floor_seconds:>8.1f} "
         f"{pipeline_seconds / floor_seconds:>6.2f}"
     )
+    per_stock = {api: calls / len(stocks) for api, calls in calls_by_api.items()}
+    print("\nCalls per stock (report types " + ", ".join(DEFAULT_REPORT_TYPES) + "; before: 1 call per statement):")
+    print("  " + ", ".join(f"{api} {value:.2f}" for api, value in per_stock.items()))
+    print(f"  total {sum(per_stock.values()):.2f} per stock (before: 4 plus pages)")
+    busiest = max(per_stock.values()) * REAL_MARKET_STOCKS
+    print(
+        f"\nFull-market statements backfill ({REAL_MARKET_STOCKS} stocks): "
+        f"{sum(per_stock.values()) * REAL_MARKET_STOCKS:,.0f} calls; the four APIs spend their own budgets at once, "
+        f"so the busiest API sets the time: {busiest / 200:.0f} min at 200 calls/min, {busiest / 500:.0f} min at 500"
+    )
     print(
         f"\nIncremental day: K = {disclosed} stocks disclosed, {len(tick.run_requests)} batch runs, "
-        f"{incremental_calls} statement API calls (4 per stock = {4 * disclosed})"
+        f"{incremental_calls} statement API calls (7 per stock without pages = {7 * disclosed})"
     )
     shutil.rmtree(workdir)
 
