@@ -117,6 +117,22 @@ class SyncPolicyResource(dg.ConfigurableResource):
     max_compensation_days: int = Field(
         default=10, description="Trading days back the gap sensor looks for missing or failed dates."
     )
+    max_gap_attempts: int = Field(
+        default=4, description="Runs the gap sensor requests for one missing date before it gives the date up."
+    )
+    gap_backoff_seconds: int = Field(
+        default=1200, description="Wait before the gap sensor asks for a date again; doubles with each attempt."
+    )
+    max_disclosure_requests: int = Field(
+        default=6,
+        description="Runs the disclosure sensor requests for a disclosed report before, still finding no version "
+        "of it stored, it writes the stock to sync_failure (then retried by statement_retry_sensor).",
+    )
+    disclosure_backoff_seconds: int = Field(
+        default=900,
+        description="Wait before the disclosure sensor asks again for a report disclosed but not yet served "
+        "(statements appear the evening of their disclosure); doubles with each request.",
+    )
     late_correction_days: int = Field(
         default=5, description="Trading days of adj_factor and daily_basic re-synced each evening."
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,14 @@ from stock_pipeline.warehouse import FAILING
 
 # Disclosures this recent are compared against the cursor; older ones count as handled.
 DISCLOSURE_LOOKBACK_DAYS = 14
+TRIGGER_TAG = "stock_pipeline/trigger"
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def _digest(values: Iterable[str]) -> str:
@@ -35,45 +44,99 @@ def _stocks_config(api_names: Iterable[str], stocks: list[str]) -> dict:
     return {"ops": {api_name: {"config": {"stocks": stocks}} for api_name in api_names}}
 
 
+def _due(attempts: int, last_requested: float, backoff_seconds: float, now: float) -> bool:
+    """Whether a thing requested `attempts` times, last at `last_requested`, may be asked for again."""
+    return attempts == 0 or now >= last_requested + backoff_seconds * 2 ** (attempts - 1)
+
+
+def _batches_in_flight(instance: dg.DagsterInstance, trigger: str) -> set[str]:
+    records = instance.get_run_records(dg.RunsFilter(statuses=IN_FLIGHT, tags={TRIGGER_TAG: trigger}))
+    return {record.dagster_run.tags.get("dagster/partition", "") for record in records}
+
+
 @dg.sensor(
     job=financial_statements_job,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Fetches the statements of stocks newly disclosed in `disclosure_date`, batch by batch.",
+    description="Fetches the statements of stocks newly disclosed in `disclosure_date` until a version of "
+    "each disclosed report is stored, batch by batch.",
 )
-def statement_disclosure_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    """Requests runs for the stocks whose disclosures it has not seen yet.
+def statement_disclosure_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
+):
+    """Requests runs for disclosed reports (stock and period) of which a statement has no version stored.
 
-    The cursor keeps the disclosures already requested within a look-back window that ends at the
-    newest disclosure seen, so a re-evaluated tick requests nothing twice and disclosures that
-    arrive late (the same evening, or published with an earlier date) are still caught. The first
-    evaluation starts from the window before the newest disclosure: full history is a backfill.
+    A disclosure stays pending until every statement holds a version of that report: statements are
+    served hours after their disclosure, so a run may find nothing yet. A pending report is asked for
+    again with exponential backoff (never while a disclosure run of its batch is queued or running);
+    after `max_disclosure_requests` requests, each statement still lacking it gets a `sync_failure` row,
+    which `statement_retry_sensor` takes over. The cursor keeps the pending reports and, within a
+    look-back window that ends at the newest disclosure seen, the handled ones, so a re-evaluated tick
+    requests nothing twice and disclosures that arrive late are still caught. The first evaluation
+    starts from the window before the newest disclosure: full history is a backfill.
     """
-    seen: dict[str, str] = json.loads(context.cursor)["seen"] if context.cursor else {}
+    state = json.loads(context.cursor) if context.cursor else {}
+    handled: dict[str, str] = state.get("seen", {})
+    pending: dict[str, list] = state.get("pending", {})  # key -> [requests, last requested, disclosed on]
+    now = time.time()
     with warehouse.connected() as store:
         newest = store.latest_disclosure()
         if newest is None:
             return dg.SkipReason("disclosure_date is empty: materialize it first")
-        watermark = max([newest, *map(date.fromisoformat, seen.values())]) - timedelta(days=DISCLOSURE_LOOKBACK_DAYS)
-        recent = store.disclosures_since(watermark)
-    disclosed = {f"{code}|{end:%Y%m%d}": actual.isoformat() for code, end, actual in recent}
-    new = {key: day for key, day in disclosed.items() if key not in seen}
-    by_batch: dict[str, list[str]] = defaultdict(list)
-    for key in sorted(new):
-        by_batch[batch_of(key.split("|")[0])].append(key)
-    requests = [
+        watermark = max([newest, *map(date.fromisoformat, handled.values())]) - timedelta(days=DISCLOSURE_LOOKBACK_DAYS)
+        disclosed = {
+            f"{code}|{end:%Y%m%d}": actual.isoformat() for code, end, actual in store.disclosures_since(watermark)
+        }
+        open_keys = sorted({key for key in disclosed if key not in handled} | set(pending))
+        codes = {key.split("|")[0] for key in open_keys}
+        stored = {dataset.api_name: store.stored_reports(dataset, codes) for dataset in STATEMENT_DATASETS}
+        busy = _batches_in_flight(context.instance, "disclosure")
+        wanted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # batch -> api -> stocks
+        requested: dict[str, list[str]] = defaultdict(list)
+        for key in open_keys:
+            code, period = key.split("|")
+            end = datetime.strptime(period, "%Y%m%d").date()
+            lacking = [dataset for dataset in STATEMENT_DATASETS if (code, end) not in stored[dataset.api_name]]
+            day = disclosed.get(key) or pending[key][2]
+            if not lacking:
+                handled[key] = day
+                pending.pop(key, None)
+                continue
+            attempts, last, _ = pending.get(key, [0, 0.0, day])
+            if batch_of(code) in busy or not _due(attempts, last, sync_policy.disclosure_backoff_seconds, now):
+                pending[key] = [attempts, last, day]
+                continue
+            if attempts >= sync_policy.max_disclosure_requests:
+                for dataset in lacking:
+                    store.record_failure(
+                        dataset,
+                        code,
+                        batch_of(code),
+                        f"report {period} disclosed on {day}, but no version of it was served after {attempts} "
+                        "requests",
+                        sync_policy.max_retries_per_stock,
+                    )
+                context.log.warning(f"{key}: disclosed, still not served after {attempts} requests; in sync_failure")
+                handled[key] = day
+                pending.pop(key, None)
+                continue
+            pending[key] = [attempts + 1, now, day]
+            requested[batch_of(code)].append(f"{key}:{attempts + 1}")
+            for dataset in lacking:
+                wanted[batch_of(code)][dataset.api_name].add(code)
+    run_requests = [
         dg.RunRequest(
-            run_key=f"disclosed:{batch}:{_digest(keys)}",
+            run_key=f"disclosed:{batch}:{_digest(requested[batch])}",
             partition_key=batch,
-            run_config=_stocks_config(
-                (dataset.api_name for dataset in STATEMENT_DATASETS), sorted({key.split("|")[0] for key in keys})
-            ),
-            tags={"stock_pipeline/trigger": "disclosure"},
+            asset_selection=[dg.AssetKey(api_name) for api_name in sorted(by_api)],
+            run_config={"ops": {api_name: {"config": {"stocks": sorted(codes)}} for api_name, codes in by_api.items()}},
+            tags={TRIGGER_TAG: "disclosure"},
         )
-        for batch, keys in sorted(by_batch.items())
+        for batch, by_api in sorted(wanted.items())
     ]
-    kept = {key: day for key, day in (seen | new).items() if day >= watermark.isoformat()}
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps({"seen": kept}, sort_keys=True))
+    kept = {key: day for key, day in handled.items() if day >= watermark.isoformat()}
+    cursor = json.dumps({"seen": kept, "pending": pending}, sort_keys=True)
+    return dg.SensorResult(run_requests=run_requests, cursor=cursor)
 
 
 @dg.sensor(
@@ -107,21 +170,12 @@ def statement_retry_sensor(
                 partition_key=batch,
                 asset_selection=[dg.AssetKey(api_name)],
                 run_config=_stocks_config([api_name], codes),
-                tags={"stock_pipeline/trigger": "retry"},
+                tags={TRIGGER_TAG: "retry"},
             )
         )
     if not requests:
         return dg.SkipReason("no failed stock is due for a retry")
     return requests
-
-
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 def _partitions_in_flight(instance: dg.DagsterInstance) -> set[str]:
@@ -144,27 +198,75 @@ def _partitions_in_flight(instance: dg.DagsterInstance) -> set[str]:
     job=market_data_job,
     minimum_interval_seconds=600,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Requests missing or failed trading dates of the last N trading days, oldest first.",
+    description="Requests the datasets missing for each of the last N trading days, with backoff and a limit.",
 )
 def gap_compensation_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
 ):
+    """Requests, for each recent published trading date, only the datasets not materialized for it.
+
+    Each date is asked for at most `max_gap_attempts` times (a run key per attempt), waiting
+    `gap_backoff_seconds`, doubled each time, between attempts and never while a run covering it is
+    queued or running. A date still missing after its last attempt is given up: reported once as an
+    observation of each missing asset (partition, attempts) and a warning, and not requested again. The
+    cursor keeps the attempts of the dates in the window.
+    """
+    state = json.loads(context.cursor) if context.cursor else {}
+    attempts: dict[str, list[float]] = state.get("attempts", {})  # date -> [attempts, last requested]
+    given_up: list[str] = state.get("given_up", [])
+    now = time.time()
     with warehouse.connected() as store:
         calendar = store.calendar()
     recent = last_published_trading_days(calendar, datetime.now(SHANGHAI), sync_policy.max_compensation_days)
     recent = [day.isoformat() for day in recent if trading_days.has_partition_key(day.isoformat())]
     if not recent:
         return dg.SkipReason("no trading calendar in the warehouse yet: materialize trade_cal")
-    done = [context.instance.get_materialized_partitions(key) for key in MARKET_KEYS]
-    if not any(done):
+    oldest = recent[0]  # attempts of dates that left the window are forgotten
+    done = {key: set(context.instance.get_materialized_partitions(key)) for key in MARKET_KEYS}
+    if not any(done.values()):
         # An empty warehouse starts from the latest day; full history is an explicit backfill.
         recent = recent[-1:]
-    complete = set.intersection(*(set(keys) for keys in done))
     busy = _partitions_in_flight(context.instance)
-    missing = [key for key in recent if key not in complete and key not in busy]
-    if not missing:
-        return dg.SkipReason("no missing trading dates in the compensation window")
-    return [dg.RunRequest(partition_key=key, tags={"stock_pipeline/trigger": "gap"}) for key in missing]
+    run_requests, reports = [], []
+    for day in recent:
+        missing = [key for key in MARKET_KEYS if day not in done[key]]
+        if not missing or day in busy or day in given_up:
+            continue
+        count, last = attempts.get(day, [0, 0.0])
+        if not _due(int(count), last, sync_policy.gap_backoff_seconds, now):
+            continue
+        if count >= sync_policy.max_gap_attempts:
+            given_up.append(day)
+            context.log.warning(f"{day}: still missing {[key.path[0] for key in missing]} after {count} runs; given up")
+            reports.extend(
+                dg.AssetObservation(
+                    asset_key=key,
+                    partition=day,
+                    description="Gap compensation gave this date up: materialize it by hand once the cause is fixed.",
+                    metadata={"gap_given_up": day, "gap_attempts": int(count)},
+                )
+                for key in missing
+            )
+            continue
+        attempts[day] = [int(count) + 1, now]
+        run_requests.append(
+            dg.RunRequest(
+                run_key=f"gap:{day}:{int(count) + 1}",
+                partition_key=day,
+                asset_selection=missing,
+                tags={TRIGGER_TAG: "gap"},
+            )
+        )
+    cursor = json.dumps(
+        {
+            "attempts": {day: value for day, value in attempts.items() if day >= oldest},
+            "given_up": [day for day in given_up if day >= oldest],
+        },
+        sort_keys=True,
+    )
+    if not run_requests and not reports:
+        return dg.SensorResult(skip_reason="no missing trading dates due in the compensation window", cursor=cursor)
+    return dg.SensorResult(run_requests=run_requests, asset_events=reports, cursor=cursor)
 
 
 class AlertResource(dg.ConfigurableResource):

@@ -315,7 +315,8 @@ def sync_statements(
         try:
             reasks = 0 if ts_code in delisted_before_start else EMPTY_REASKS
             batch = report.drift.add(fetch_statement_history(client, dataset, ts_code, start, report_types, reasks))
-            report.new_versions += warehouse.insert_versions(dataset, batch, [ts_code])
+            # Only an answer with rows resolves the stock's failures: an empty one proves nothing.
+            report.new_versions += warehouse.insert_versions(dataset, batch, [ts_code] if len(batch) else [])
             report.rows_fetched += len(batch)
             streak.flush()
         except RUN_STOPPING_ERRORS:

@@ -439,6 +439,21 @@ class Warehouse:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(table.c.actual_date))).scalar()
 
+    def stored_reports(self, dataset: TushareDataset, ts_codes: Iterable[str]) -> set[tuple[str, date]]:
+        """(ts_code, end_date) of the reports of these stocks with at least one version stored."""
+        table = TABLES[dataset.api_name]
+        codes = sorted(set(ts_codes))
+        found: set[tuple[str, date]] = set()
+        with self.engine.connect() as conn:
+            for chunk_start in range(0, len(codes), 500):
+                query = (
+                    sa.select(table.c.ts_code, table.c.end_date)
+                    .where(table.c.ts_code.in_(codes[chunk_start : chunk_start + 500]))
+                    .distinct()
+                )
+                found.update((code, end) for code, end in conn.execute(query))
+        return found
+
     def known_stock_codes(self) -> set[str]:
         """Codes in `stock_basic` or in the disclosure calendar."""
         stocks, disclosures = TABLES[STOCK_BASIC.api_name], TABLES[DISCLOSURE_DATE.api_name]

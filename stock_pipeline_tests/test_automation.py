@@ -80,7 +80,7 @@ def test_gap_compensation_requests_missing_dates_oldest_first_and_never_twice():
         store.dispose()
 
         def evaluate():
-            return gap_compensation_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+            return gap_compensation_sensor(dg.build_sensor_context(instance=instance, resources=resources)).run_requests
 
         empty = evaluate()
         assert [r.partition_key for r in empty] == recent[-1:]  # an empty warehouse starts at the latest day
@@ -128,3 +128,41 @@ def test_failed_runs_are_logged_and_posted_to_the_alert_webhook(server, warehous
     [message] = received
     assert message["run_id"] == result.run_id
     assert "wrong-token" not in json.dumps(message, ensure_ascii=False)
+
+
+def test_gap_compensation_asks_for_missing_datasets_with_backoff_then_gives_the_date_up():
+    config = ServerConfig(tokens={TEST_TOKEN: 5000}, n_stocks=60, rate_limit_default=0)
+    with ServerProcess(config) as server, dg.instance_for_test() as instance:
+        url = f"sqlite:///{instance.root_directory}/warehouse.db"
+        resources = make_resources(server, url)
+        assert materialize_reference(resources).success
+        store = Warehouse(url)
+        [day] = [d.isoformat() for d in last_published_trading_days(store.calendar(), datetime.now(SHANGHAI), 1)]
+        store.dispose()
+        # daily_basic failed for the date (say it is never published); daily and adj_factor were written.
+        written = [asset for asset in trade_date_assets if asset.key.path[0] != "daily_basic"]
+        assert dg.materialize(written, resources=resources, instance=instance, tags=range_tags(day, day)).success
+
+        def tick(cursor, **policy):
+            policy = SyncPolicyResource(max_compensation_days=1, max_gap_attempts=3, **policy)
+            context = dg.build_sensor_context(
+                instance=instance, resources=resources | {"sync_policy": policy}, cursor=cursor
+            )
+            return gap_compensation_sensor(context)
+
+        first = tick(None, gap_backoff_seconds=3600)
+        [request] = first.run_requests
+        assert (request.partition_key, request.run_key) == (day, f"gap:{day}:1")
+        assert request.asset_selection == [dg.AssetKey("daily_basic")]  # only the missing dataset
+        assert tick(first.cursor, gap_backoff_seconds=3600).run_requests == []  # backing off
+
+        cursor, run_keys, reports = first.cursor, [request.run_key], []
+        for _ in range(5):  # no backoff: every tick is due; the limit alone bounds the requests
+            result = tick(cursor, gap_backoff_seconds=0)
+            cursor = result.cursor
+            run_keys += [r.run_key for r in result.run_requests]
+            reports += result.asset_events
+        assert run_keys == [f"gap:{day}:1", f"gap:{day}:2", f"gap:{day}:3"]
+        [given_up] = reports
+        assert (given_up.asset_key, given_up.partition) == (dg.AssetKey("daily_basic"), day)
+        assert given_up.metadata["gap_attempts"].value == 3

@@ -322,3 +322,81 @@ def test_a_stock_delisted_before_the_start_date_costs_one_call(server, warehouse
     stored = {row[0] for row in _stored(warehouse_url, "income", ("ts_code",))}
     assert gone[0] not in stored
     assert stored == set(_batch_stocks(warehouse_url, batch)) - set(gone)
+
+
+def test_a_disclosure_stays_pending_until_its_report_is_stored_then_goes_to_the_ledger(server, warehouse_url):
+    policy = SyncPolicyResource(max_disclosure_requests=2, disclosure_backoff_seconds=0)
+    resources = _resources(server, warehouse_url, policy=policy)
+    assert materialize_reference(resources).success
+    server.configure(now="2024-08-05T23:30:00+08:00")  # half-year reports are disclosed...
+    periods = {"ops": {"disclosure_date": {"config": {"periods": ["20240630"]}}}}
+    assert dg.materialize([disclosure_date], resources=resources, run_config=periods).success
+    server.configure(now="2024-07-12T18:00:00+08:00")  # ...but the statement APIs do not serve them yet
+
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor):
+            return statement_disclosure_sensor(
+                dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)
+            )
+
+        first = tick(None)
+        assert first.run_requests
+        request = first.run_requests[0]
+        assert request.asset_selection == [dg.AssetKey(name) for name in sorted(request.run_config["ops"])]
+        # The run finds nothing for the new period: the disclosure stays pending and is asked for again.
+        assert dg.materialize(
+            [INCOME_ASSET],
+            resources=resources,
+            partition_key=request.partition_key,
+            run_config={"ops": {"income": request.run_config["ops"]["income"]}},
+        ).success
+        second = tick(first.cursor)
+        assert {r.partition_key for r in second.run_requests} == {r.partition_key for r in first.run_requests}
+        assert all(r.run_key not in {f.run_key for f in first.run_requests} for r in second.run_requests)
+
+        # Once served and stored, that batch's disclosures are done; the others reach the limit.
+        server.configure(now="2024-08-05T23:30:00+08:00")
+        stocks = request.run_config["ops"]["income"]["config"]["stocks"]
+        assert dg.materialize(
+            statement_assets,
+            resources=resources,
+            partition_key=request.partition_key,
+            run_config=_config([asset.key.path[0] for asset in statement_assets], stocks=stocks),
+        ).success
+        third = tick(second.cursor)
+        assert third.run_requests == []
+        assert tick(third.cursor).run_requests == []
+
+    store = Warehouse(warehouse_url)
+    failures = store.failures()
+    store.dispose()
+    others = {
+        code
+        for r in second.run_requests
+        if r.partition_key != request.partition_key
+        for code in r.run_config["ops"]["income"]["config"]["stocks"]
+    }
+    assert others and {row["ts_code"] for row in failures if row["dataset"] == "income"} == others
+    assert all("no version of it was served after 2 requests" in row["error"] for row in failures)
+
+
+def test_an_empty_answer_leaves_a_failing_stock_failing(server, warehouse_url):
+    resources = _resources(server, warehouse_url)
+    assert materialize_reference(resources).success
+    stock = _batch_stocks(warehouse_url, "batch_07")[0]
+    store = Warehouse(warehouse_url)
+    store.record_failure(INCOME, stock, "batch_07", "server busy", max_retries=3)
+    server.configure(failing_stocks={stock: "empty"})
+
+    dg.materialize(
+        [INCOME_ASSET],
+        resources=resources,
+        partition_key="batch_07",
+        run_config=_config(["income"], stocks=[stock]),
+        raise_on_error=False,
+    )
+
+    [failure] = store.failures()
+    store.dispose()
+    assert (failure["ts_code"], failure["status"]) == (stock, "failing")
