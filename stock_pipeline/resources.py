@@ -13,7 +13,7 @@ from stock_pipeline.database import DatabaseConfigError
 from stock_pipeline.datasets import DEFAULT_REPORT_TYPES
 from stock_pipeline.statements import create_latest_views
 from stock_pipeline.tushare.client import TushareClient
-from stock_pipeline.tushare.rate_limit import CallBudget
+from stock_pipeline.tushare.rate_limit import CallBudget, calls_per_minute_for_points
 from stock_pipeline.warehouse import Warehouse
 
 
@@ -65,15 +65,21 @@ class TushareResource(dg.ConfigurableResource):
         default=None, description=f"API base URL; default: ${settings.TUSHARE_API_URL_ENV}, else the official one."
     )
     timeout_seconds: float = 30.0
-    calls_per_minute: int = Field(
-        default=200, description="Budget per API shared by all processes (0 = unlimited); 200 suits 2000 points."
+    points: int = Field(
+        default=2000, description="The account's Tushare points: the default budget per API is its tier's limit."
+    )
+    calls_per_minute: int | None = Field(
+        default=None,
+        description="Budget per API shared by all processes, instead of the points tier's (0 = unlimited).",
     )
     calls_per_minute_by_api: dict[str, int] = Field(default_factory=dict, description="Per-API overrides.")
     rate_window_seconds: float = Field(
         default=60.0, description="Length of the server's sliding rate window: a minute on the real service."
     )
     budget_db_url: str | None = Field(
-        default=None, description="Database holding the shared call budget; default: the warehouse database."
+        default=None,
+        description="Database holding the shared call budget and quota blocks; default: the run's warehouse. Every "
+        "deployment calling Tushare with one token must share it.",
     )
     max_attempts: int = Field(default=6, description="Attempts per call for transient failures.")
     backoff_seconds: float = Field(default=1.0, description="First retry delay; doubles each attempt, with jitter.")
@@ -86,10 +92,16 @@ class TushareResource(dg.ConfigurableResource):
     )
     step_retry_delay_seconds: float = Field(default=120.0, description="Wait before such a step retry.")
 
-    def client(self) -> TushareClient:
+    def budget_per_minute(self) -> int:
+        if self.calls_per_minute is not None:
+            return self.calls_per_minute
+        return calls_per_minute_for_points(self.points)
+
+    def client(self, warehouse: WarehouseResource) -> TushareClient:
+        """A client whose call budget lives in `budget_db_url`, else in `warehouse`'s database."""
         budget = CallBudget(
-            self.budget_db_url or settings.db_url(),
-            self.calls_per_minute,
+            self.budget_db_url or warehouse.resolved_url(),
+            self.budget_per_minute(),
             self.calls_per_minute_by_api,
             window_seconds=self.rate_window_seconds,
         )

@@ -5,6 +5,7 @@ secrets out of run config and the UI.
 """
 
 import os
+import re
 from pathlib import Path
 
 TUSHARE_TOKEN_ENV = "TUSHARE_TOKEN"
@@ -63,9 +64,26 @@ def daily_sync_time() -> tuple[int, int]:
 CALLS_PER_MINUTE_ENV = "STOCK_PIPELINE_CALLS_PER_MINUTE"
 
 
-def calls_per_minute() -> int:
-    """Tushare calls per minute per API for the whole deployment (200 suits a 2000-points account)."""
-    value = os.environ.get(CALLS_PER_MINUTE_ENV) or "200"
+def calls_per_minute() -> int | None:
+    """Tushare calls per minute per API for the whole deployment; None: the points tier's (see rate_limit)."""
+    value = os.environ.get(CALLS_PER_MINUTE_ENV)
+    if not value:
+        return None
     if not value.isdigit():
         raise ValueError(f"{CALLS_PER_MINUTE_ENV}={value!r}: expected a whole number (0 = unlimited)")
     return int(value)
+
+
+INDEXES_ENV = "STOCK_PIPELINE_INDEXES"
+# SSE Composite, CSI 300, CSI 500, SZSE Component, ChiNext: the benchmarks most backtests need.
+DEFAULT_INDEXES = ("000001.SH", "000300.SH", "000905.SH", "399001.SZ", "399006.SZ")
+
+
+def index_codes() -> tuple[str, ...]:
+    """Indexes whose bars and weights are synced (comma-separated codes), one partition each."""
+    value = os.environ.get(INDEXES_ENV)
+    codes = tuple(code.strip().upper() for code in value.split(",") if code.strip()) if value else DEFAULT_INDEXES
+    malformed = [code for code in codes if not re.fullmatch(r"\d{6}\.(SH|SZ|SI|CSI)", code)]
+    if malformed:
+        raise ValueError(f"{INDEXES_ENV}: {malformed} are not index codes like 000300.SH or 399006.SZ")
+    return codes

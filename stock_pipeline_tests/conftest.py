@@ -84,7 +84,6 @@ def make_resources(server: ServerProcess, warehouse_url: str, **tushare_override
     settings = {
         "token": server.token,
         "api_url": server.url,
-        "budget_db_url": warehouse_url,
         "calls_per_minute": 0,
         "backoff_seconds": 0.05,
         "max_backoff_seconds": 0.2,

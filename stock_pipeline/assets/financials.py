@@ -92,7 +92,7 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         sync_policy: SyncPolicyResource,
     ) -> dg.MaterializeResult:
         batches = set(partition_keys(context))
-        client, store = tushare.client(), warehouse.open()
+        client, store = tushare.client(warehouse), warehouse.open()
         if config.stocks:
             malformed = [code for code in config.stocks if not TS_CODE.fullmatch(code)]
             if malformed:
@@ -183,7 +183,7 @@ def disclosure_date(
     periods = [datetime.strptime(period, "%Y%m%d").date() for period in config.periods] or (
         sync.quarter_ends_between(today - timedelta(days=OPEN_PERIOD_DAYS), today)
     )
-    client, store = tushare.client(), warehouse.open()
+    client, store = tushare.client(warehouse), warehouse.open()
     with failing_clearly(tushare):
         report = sync.sync_disclosure_dates(client, store, periods)
     return dg.MaterializeResult(

@@ -70,7 +70,7 @@ def call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
 def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
     start, end = date.fromisoformat(settings.start_date()), date(today.year + 1, 12, 31)
-    client, store = tushare.client(), warehouse.open()
+    client, store = tushare.client(warehouse), warehouse.open()
     with failing_clearly(tushare):
         report = sync.sync_trade_cal(client, store, start, end)
     return dg.MaterializeResult(
@@ -95,7 +95,7 @@ def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.Mate
     check_specs=[checks.upstream_fields_spec(STOCK_BASIC)],
 )
 def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    client, store = tushare.client(), warehouse.open()
+    client, store = tushare.client(warehouse), warehouse.open()
     with failing_clearly(tushare):
         report = sync.sync_stock_basic(client, store)
     return dg.MaterializeResult(
@@ -133,7 +133,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, tushare: TushareResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         days = [date.fromisoformat(key) for key in partition_keys(context)]
-        client, store = tushare.client(), warehouse.open()
+        client, store = tushare.client(warehouse), warehouse.open()
         started = time.monotonic()
         with failing_clearly(tushare):
             report = sync.sync_trade_dates(client, store, dataset, days, run_id=context.run.run_id, log=context.log)

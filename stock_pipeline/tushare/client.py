@@ -28,6 +28,7 @@ from stock_pipeline.tushare.errors import (
     TushareAuthError,
     TushareError,
     TusharePagingError,
+    TushareQuotaError,
     TushareRateLimitError,
     TushareSchemaError,
     TushareTransportError,
@@ -175,6 +176,9 @@ class TushareClient:
                 return self._call_once(api_name, params, fields)
             except TushareError as error:
                 self.stats.errors[type(error).__name__] += 1
+                if isinstance(error, TushareQuotaError) and error.code is not None and self._budget is not None:
+                    # The service's own answer (not our budget's refusal): stop every process for the period.
+                    self._budget.block(error)
                 if not error.retryable:
                     raise
                 if attempt == self._max_attempts:

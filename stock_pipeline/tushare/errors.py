@@ -35,6 +35,10 @@ class TushareQuotaError(TushareError):
     """A per-day quota is spent; retrying within the day cannot help."""
 
 
+class TushareHourlyLimitError(TushareQuotaError):
+    """An hourly limit is spent: retrying within the minute cannot help, so it stops like a quota."""
+
+
 class TushareSchemaError(TushareError):
     """The answer is well-formed JSON but not what was asked for (missing fields, wrong types)."""
 
@@ -75,7 +79,8 @@ def classify(code: int, msg: str | None, api_name: str) -> TushareError:
     kinds: list[tuple[tuple[str, ...], type[TushareError]]] = [
         (("token不对", "token无效", "请设置tushare pro的token"), TushareAuthError),
         (("每天最多访问", "次/天"), TushareQuotaError),
-        (("每分钟最多访问", "每分最多访问", "每小时最多访问", "频率超限"), TushareRateLimitError),
+        (("每小时最多访问", "次/小时"), TushareHourlyLimitError),
+        (("每分钟最多访问", "每分最多访问", "频率超限"), TushareRateLimitError),
         (("权限",), TusharePermissionError),
         (("请指定正确的接口名", "抱歉，没有"), TushareUnknownApiError),
         (("IP数量超限", "恶意行为"), TusharePermissionError),
