@@ -3,6 +3,7 @@ import dagster as dg
 from stock_pipeline import settings
 from stock_pipeline.assets.financials import disclosure_date, statement_assets
 from stock_pipeline.assets.market import stock_basic, trade_cal, trade_date_assets
+from stock_pipeline.datasets import ALL_DATASETS
 from stock_pipeline.jobs import (
     daily_sync_job,
     disclosure_date_job,
@@ -21,7 +22,13 @@ from stock_pipeline.sensors import (
     statement_retry_sensor,
 )
 
+# Steps wait on the Tushare budget, not on the CPU: every dataset of a run fetches at once, each spending its
+# own per-API budget, whatever the core count (the executor's default, one step per core, left the third of
+# three datasets waiting for the first). A step is a process of about 150 MB.
+io_bound_executor = dg.multiprocess_executor.configured({"max_concurrent": len(ALL_DATASETS)})
+
 defs = dg.Definitions(
+    executor=io_bound_executor,
     assets=[trade_cal, stock_basic, *trade_date_assets, *statement_assets, disclosure_date],
     jobs=[
         reference_data_job,

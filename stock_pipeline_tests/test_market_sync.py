@@ -9,7 +9,7 @@ import tushare
 
 from stock_pipeline import checks
 from stock_pipeline.assets.market import trade_date_assets
-from stock_pipeline.datasets import ADJ_FACTOR, DAILY, DAILY_BASIC, STOCK_BASIC, TRADE_CAL
+from stock_pipeline.datasets import ADJ_FACTOR, DAILY, DAILY_BASIC, STOCK_BASIC, TRADE_CAL, TRADE_DATE_DATASETS
 from stock_pipeline.partitions import build_trading_days
 from stock_pipeline.warehouse import TABLES, Warehouse
 from stock_pipeline_tests.conftest import (
@@ -214,3 +214,15 @@ def test_partial_answer_is_flagged_by_the_coverage_check(server, warehouse_url):
     assert verdicts["rows_vs_listed"].passed is False
     assert verdicts["rows_vs_listed"].metadata["short_dates"].value.startswith("2024-07-01: ")
     assert verdicts["unique_keys"].passed is True
+
+
+def test_every_dataset_of_a_run_fetches_at_once_whatever_the_core_count():
+    from stock_pipeline.datasets import STATEMENT_DATASETS
+    from stock_pipeline.definitions import defs, io_bound_executor
+
+    # Measured by benchmarks.rate_limited_backfill: the default (one step per core) queued a dataset.
+    assert io_bound_executor.apply_config_mapping({}).value["config"]["max_concurrent"] >= max(
+        len(TRADE_DATE_DATASETS), len(STATEMENT_DATASETS)
+    )
+    for job in ("market_data_job", "financial_statements_job", "daily_sync_job"):
+        assert defs.resolve_job_def(job).executor_def is io_bound_executor
