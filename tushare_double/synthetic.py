@@ -72,6 +72,20 @@ AREAS = ("北京", "上海", "深圳", "浙江", "江苏", "广东", "山东", "
 INDUSTRIES = ("银行", "软件服务", "半导体", "医药", "汽车配件", "化工原料", "电气设备", "食品", "房地产", "证券")
 SUSPENSION_BLOCK_DAYS = 3
 DIVIDEND_INTERVAL_DAYS = 244
+# Price limits exist from 1996-12-16 (REF §6.4); ChiNext moved from 10 % to 20 % on 2020-08-24; main-board ST/*ST stocks
+# have a 5 % limit, raised to 10 % from 2025-07-07 (REF §6.4 gives the 2025-06-27 proposal; the effective date is
+# background knowledge [?]). ST episodes only start once *ST exists (2003) and only on main-board stocks, whose
+# synthetic daily moves stay within 5 % (ChiNext ST would need 5 % before 2020).
+PRICE_LIMITS_FROM = date(1996, 12, 16)
+CHINEXT_20_FROM = date(2020, 8, 24)
+ST_10_FROM = date(2025, 7, 7)
+ST_EPISODES_FROM = date(2003, 5, 1)
+MAIN_BOARDS = ("SSE_MAIN", "SZSE_MAIN")
+# namechange: listing rows of stocks listed before 2000 carry no ann_date, as old real rows do (REF §4.8: a date filter
+# drops rows whose ann_date is null).
+NAMECHANGE_ANN_FROM = date(2000, 1, 1)
+# Share of (traded stock, day) pairs with an intraday suspension (suspend_d S with a suspend_timing, DOC-214 sample).
+INTRADAY_SUSPENSION_SHARE = 0.002
 
 
 def _hash(*parts: np.ndarray | int) -> np.ndarray:
@@ -93,6 +107,23 @@ def _holidays(year: int) -> set[date]:
     days |= {date(year, 5, day) for day in (1, 2, 3)}
     days |= {date(year, 10, day) for day in range(1, 8)}
     return days
+
+
+def limit_prices(pre_close: np.ndarray, pct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Up and down limit prices: pre_close x (1 +/- pct) rounded half up to 0.01, as the exchanges publish them."""
+    up = np.floor(np.asarray(pre_close) * (1 + pct) * 100 + 0.5 + 1e-9) / 100
+    down = np.floor(np.asarray(pre_close) * (1 - pct) * 100 + 0.5 + 1e-9) / 100
+    return np.round(up, 2), np.round(down, 2)
+
+
+@dataclass(frozen=True)
+class NameEvent:
+    """One namechange row before its end_date is known: effective from trading day `start`, announced on `ann`."""
+
+    start: int
+    ann: int | None
+    name: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -134,6 +165,8 @@ class SyntheticMarket:
         self.seed = seed
         self.calendar = Calendar.build(calendar_until or date(datetime.now().year + 1, 12, 31))
         self._build_universe(n_stocks)
+        self._build_names()
+        self._dividend_cache: dict[int, list[dict]] = {}
 
     def _build_universe(self, n: int) -> None:
         rng = np.random.default_rng(self.seed)
@@ -209,7 +242,7 @@ class SyntheticMarket:
                 {
                     "ts_code": code,
                     "symbol": code[:6],
-                    "name": f"合成{number:04d}",
+                    "name": self.name_on(int(i), today_idx),
                     "area": str(self.area[i]),
                     "industry": str(self.industry[i]),
                     "fullname": f"合成样本{number:04d}股份有限公司（虚构）",
@@ -224,6 +257,105 @@ class SyntheticMarket:
                     "is_hs": "N",
                     "act_name": None,
                     "act_ent_type": None,
+                }
+            )
+        return rows
+
+    # -- names, ST episodes and price limits ----------------------------------------------------------
+
+    def _build_names(self) -> None:
+        """Name history per stock: the listing name ('其他'), some renames ('改名') and, on main-board stocks only,
+        ST episodes ('ST', '*ST', '撤销ST', '撤销*ST'); delisted main-board stocks often go *ST before delisting.
+        Each change is announced 0-3 trading days before it takes effect (real 002005.SZ rows: ann 1-3 days before)."""
+        calendar, seed = self.calendar, self.seed
+        n_days = len(calendar.open_days)
+        st_from = calendar.first_open_on_or_after(ST_EPISODES_FROM)
+        ann_from = calendar.first_open_on_or_after(NAMECHANGE_ANN_FROM)
+        never = n_days + 10
+        self.st_begin = np.full(len(self.index), never, dtype=np.int64)
+        self.st_finish = np.full(len(self.index), never, dtype=np.int64)
+        self.name_events: list[list[NameEvent]] = []
+        for i in self.index.tolist():
+
+            def chance(salt: int, i: int = i) -> float:
+                return float(_hash(seed, salt, i))
+
+            number = i + 1
+            base, old = f"合成{number:04d}", f"合成原{number:04d}"
+            listed, last = int(self.list_idx[i]), min(int(self.delist_idx[i]), n_days) - 1
+            steps: list[tuple[int, str, str]] = []  # (start, name, reason) after the listing row
+            st_start = None
+            if self.board[i] in MAIN_BOARDS:
+                if self.delist_idx[i] < n_days and chance(33) < 0.5:
+                    start = int(self.delist_idx[i]) - 60 - int(150 * chance(34))
+                    if start > max(listed + 60, st_from):
+                        steps.append((start, f"*ST{base}", "*ST"))
+                        st_start, st_end = start, never
+                elif self.delist_idx[i] >= n_days and chance(33) < 0.12:
+                    start = max(listed + 250 + int(3000 * chance(35)), st_from + int(500 * chance(36)))
+                    if start < last - 5:
+                        st_start, st_end = start, never
+                        steps.append((start, f"ST{base}", "ST"))
+                        star = start + 60 + int(200 * chance(37)) if chance(38) < 0.5 else None
+                        if star is not None and star < last:
+                            steps.append((star, f"*ST{base}", "*ST"))
+                        end = (star or start) + 120 + int(500 * chance(39))
+                        if chance(40) < 0.6 and end < last:
+                            steps.append((end, base, "撤销*ST" if star is not None and star < end else "撤销ST"))
+                            st_end = end
+                if st_start is not None:
+                    self.st_begin[i], self.st_finish[i] = st_start, st_end
+            renamed = chance(31) < 0.10
+            rename = listed + 20 + int(((st_start or last) - listed - 40) * chance(32))
+            first_name = old if renamed and listed + 20 < rename < (st_start or last) - 20 else base
+            events = [NameEvent(listed, max(listed - 2, 0) if listed >= ann_from else None, first_name, "其他")]
+            if first_name == old:
+                steps.insert(0, (rename, base, "改名"))
+            for k, (start, name, reason) in enumerate(steps):
+                events.append(NameEvent(start, max(start - int(4 * chance(41 + k)), listed), name, reason))
+            self.name_events.append(events)
+
+    def name_on(self, stock: int, t: int) -> str:
+        """The name in effect on trading day index `t` (stock_basic shows it)."""
+        name = self.name_events[stock][0].name
+        for event in self.name_events[stock]:
+            if event.start <= t:
+                name = event.name
+        return name
+
+    def is_st(self, t: int | np.ndarray, stocks: np.ndarray) -> np.ndarray:
+        return (self.st_begin[stocks] <= t) & (np.asarray(t) < self.st_finish[stocks])
+
+    @cached_property
+    def _limit_change_days(self) -> tuple[int, int]:
+        first = self.calendar.first_open_on_or_after
+        return first(CHINEXT_20_FROM), first(ST_10_FROM)
+
+    def limit_pct(self, t: int | np.ndarray, stocks: np.ndarray) -> np.ndarray:
+        """Each stock's price limit on day `t` (an index or a column of them): its board's, 10 % for ChiNext before
+        2020-08-24, 5 % (10 % from 2025-07-07) for main-board ST stocks (REF §6.4)."""
+        chinext_20, st_10 = self._limit_change_days
+        t = np.asarray(t)
+        pct = np.where((self.board[stocks] == "CHINEXT") & (t < chinext_20), 0.10, self.limit[stocks])
+        return np.where(self.is_st(t, stocks), np.where(t < st_10, 0.05, 0.10), pct)
+
+    def namechanges(self, stock: int, visible: Callable[[int], bool]) -> list[dict]:
+        """namechange rows of one stock whose announcement (or start, when none) is public; end_date is the day
+        before the next public change takes effect, None for the latest."""
+        days = self.calendar.open_days
+        events = self.name_events[stock]
+        public = [event for event in events if visible(event.ann if event.ann is not None else event.start)]
+        rows = []
+        for k, event in enumerate(public):
+            following = public[k + 1] if k + 1 < len(public) else None
+            rows.append(
+                {
+                    "ts_code": str(self.ts_code[stock]),
+                    "name": event.name,
+                    "start_date": _yyyymmdd(days[event.start]),
+                    "end_date": _yyyymmdd(days[following.start] - timedelta(days=1)) if following else None,
+                    "ann_date": _yyyymmdd(days[event.ann]) if event.ann is not None else None,
+                    "change_reason": event.reason,
                 }
             )
         return rows
@@ -272,15 +404,25 @@ class SyntheticMarket:
         stocks = stocks[self.listed_mask(t, stocks)]
         return {"ts_code": self.ts_code[stocks], "adj_factor": self._adj(t, stocks)}
 
-    def daily(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
-        stocks = stocks[self.traded_mask(t, stocks)]
+    def _previous_traded_block(self, t: np.ndarray, stocks: np.ndarray) -> np.ndarray:
+        """`_previous_traded` for a column of days `t` (shape (D, 1)): one row per day."""
+        previous = np.full((t.shape[0], len(stocks)), -1, dtype=np.int64)
+        for back in range(1, 2 * SUSPENSION_BLOCK_DAYS + 2):
+            previous = np.where((previous < 0) & ~self._suspended(t - back, stocks), t - back, previous)
+        return np.maximum(previous, self.list_idx[stocks] - 1)
+
+    def bars(self, t: np.ndarray, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        """Daily bars of `stocks` on a column of days `t` (shape (D, 1)) as (D, S) arrays, with the `traded` mask
+        (values where it is False are meaningless)."""
+        traded = self.traded_mask(t, stocks)
         adj = self._adj(t, stocks)
         close = np.round(self._price(t, stocks) / adj, 2)
         # The ex-rights reference price: yesterday's close restated with today's factor.
-        pre_close = np.round(self._price(self._previous_traded(t, stocks), stocks) / adj, 2)
-        limit = self.limit[stocks]
-        up, down = np.round(pre_close * (1 + limit), 2), np.round(pre_close * (1 - limit), 2)
-        scale = limit * 0.1
+        pre_close = np.round(self._price(self._previous_traded_block(t, stocks), stocks) / adj, 2)
+        up, down = limit_prices(pre_close, self.limit_pct(t, stocks))
+        # The exchange enforces the limit: rounding at very low prices could otherwise cross it.
+        close = np.clip(close, down, up)
+        scale = self.limit[stocks] * 0.1
         open_ = np.clip(pre_close * np.exp(scale * (2 * _hash(self.seed, stocks, t, 3) - 1) * 0.5), down, up)
         high = np.clip(np.maximum(open_, close) * (1 + scale * _hash(self.seed, stocks, t, 4)), None, up)
         low = np.clip(np.minimum(open_, close) * (1 - scale * _hash(self.seed, stocks, t, 5)), down, None)
@@ -290,18 +432,25 @@ class SyntheticMarket:
         )
         amount = np.round(vol * 100 * (open_ + high + low + close) / 4 / 1000, 3)
         change = np.round(close - pre_close, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct_chg = np.round(change / pre_close * 100, 4)
         return {
-            "ts_code": self.ts_code[stocks],
             "open": open_,
             "high": high,
             "low": low,
             "close": close,
             "pre_close": pre_close,
             "change": change,
-            "pct_chg": np.round(change / pre_close * 100, 4),
+            "pct_chg": pct_chg,
             "vol": vol,
             "amount": amount,
+            "traded": traded,
         }
+
+    def daily(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        columns = self.bars(np.array([[t]]), stocks)
+        keep = columns.pop("traded")[0]
+        return {"ts_code": self.ts_code[stocks][keep]} | {name: values[0][keep] for name, values in columns.items()}
 
     def daily_basic(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
         bars = self.daily(t, stocks)
@@ -329,6 +478,99 @@ class SyntheticMarket:
             "total_mv": np.round(close * self.total_share[stocks], 4),
             "circ_mv": np.round(close * self.float_share[stocks], 4),
         }
+
+    def stk_limit(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        """Limit prices of day `t` for every listed stock not suspended from listing (short trading suspensions
+        included: the limits are published before the open), from the same pre_close as `daily`."""
+        if self.calendar.open_days[t] < PRICE_LIMITS_FROM:
+            stocks = stocks[:0]
+        stocks = stocks[self.listed_mask(t, stocks) & (t < self.pause_idx[stocks])]
+        pre_close = np.round(self._price(self._previous_traded(t, stocks), stocks) / self._adj(t, stocks), 2)
+        up, down = limit_prices(pre_close, self.limit_pct(t, stocks))
+        return {"ts_code": self.ts_code[stocks], "pre_close": pre_close, "up_limit": up, "down_limit": down}
+
+    def suspend_d(self, t: int, stocks: np.ndarray) -> dict[str, np.ndarray]:
+        """Day `t`'s suspension rows: 'S' with no timing for every listed stock without a `daily` row (trading
+        suspensions and suspended listings), 'R' on the first day a stock trades again, and 'S' with a timing for a
+        few intraday suspensions of stocks that do trade (DOC-214, XZ)."""
+        listed = self.listed_mask(t, stocks)
+        traded = self.traded_mask(t, stocks)
+        was_out = (self.list_idx[stocks] < t) & self.listed_mask(t - 1, stocks) & ~self.traded_mask(t - 1, stocks)
+        resumed = traded & was_out
+        intraday = traded & ~resumed & (_hash(self.seed, stocks, t, 9) < INTRADAY_SUSPENSION_SHARE)
+        full = listed & ~traded
+        chosen = full | resumed | intraday
+        timing = np.where(intraday, "09:30-10:00", None)
+        kind = np.where(resumed, "R", "S")
+        return {
+            "ts_code": self.ts_code[stocks[chosen]],
+            "suspend_timing": timing[chosen],
+            "suspend_type": kind[chosen],
+        }
+
+    # -- dividends ------------------------------------------------------------------------------------
+
+    def dividends(self, stock: int) -> list[dict]:
+        if stock not in self._dividend_cache:
+            self._dividend_cache[stock] = self._dividends(stock)
+        return self._dividend_cache[stock]
+
+    def _dividends(self, stock: int) -> list[dict]:
+        """One event per ex-dividend step of `adj_factor` (ex_date = the step's day), with the cash and stock
+        amounts that turn the previous close into the ex-rights reference price of `daily`:
+        (close - cash_div_tax) / (1 + stk_div) = close x adj(before) / adj(ex). Each event has three rows, one per
+        stage: '预案' (plan, dated `ann_date`), '股东大会通过' (shareholders' meeting, 15 trading days before ex) and
+        '实施' (implementation, with record/ex/pay dates and imp_ann_date 4 trading days before ex). Every row has a
+        private `visible_from` (trading day index of its announcement)."""
+        days, seed = self.calendar.open_days, self.seed
+        listed, offset = int(self.list_idx[stock]), int(self.dividend_offset[stock])
+        end = min(int(self.delist_idx[stock]), len(days))
+        events = []
+        ex = listed + offset
+        one = np.array([stock])
+        while ex < end:
+            before, after = float(self._adj(ex - 1, one)[0]), float(self._adj(ex, one)[0])
+            ratio = after / before
+            previous = self._previous_traded(ex, one)
+            close = round(float(self._price(previous, one)[0]) / before, 2)
+            bonus = np.floor((ratio - 1) * 100) / 100 if _hash(seed, 51, stock, ex) < 0.25 else 0.0
+            cash = float(round(max(close - close / ratio * (1 + bonus), 0.0), 3))
+            plan, meeting = max(ex - 40, 0), max(ex - 15, 1)
+            plan_day = days[plan]
+            period = date(plan_day.year - 1, 12, 31) if plan_day.month <= 8 else date(plan_day.year, 6, 30)
+            common = {
+                "ts_code": str(self.ts_code[stock]),
+                "end_date": _yyyymmdd(period),
+                "ann_date": _yyyymmdd(plan_day),
+                "stk_div": round(float(bonus), 2),
+                "stk_bo_rate": round(float(bonus), 2) if bonus and _hash(seed, 52, stock, ex) < 0.5 else None,
+                "cash_div": cash,
+                "cash_div_tax": cash,
+                "record_date": None,
+                "ex_date": None,
+                "pay_date": None,
+                "div_listdate": None,
+                "imp_ann_date": None,
+                "base_date": _yyyymmdd(period),
+                "base_share": float(self.total_share[stock]),
+            }
+            common["stk_co_rate"] = round(float(bonus), 2) if bonus and common["stk_bo_rate"] is None else None
+            implemented = common | {
+                "div_proc": "实施",
+                "record_date": _yyyymmdd(days[ex - 1]),
+                "ex_date": _yyyymmdd(days[ex]),
+                "pay_date": _yyyymmdd(days[ex]),
+                "div_listdate": _yyyymmdd(days[ex]) if bonus else None,
+                "imp_ann_date": _yyyymmdd(days[ex - 4]),
+                "visible_from": ex - 4,
+            }
+            events += [
+                implemented,
+                common | {"div_proc": "股东大会通过", "visible_from": meeting},
+                common | {"div_proc": "预案", "visible_from": plan},
+            ]
+            ex += DIVIDEND_INTERVAL_DAYS
+        return events
 
 
 # -- financial statements -------------------------------------------------------------------------
