@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from tushare_double.indexes import INDEX_BY_CODE, SyntheticIndexes
 from tushare_double.model import (
     API_MODELS,
     CODE_BAD_PARAMS,
@@ -140,6 +141,7 @@ class TushareStandIn:
         self.config = config
         self.market = SyntheticMarket(config.n_stocks, config.seed)
         self.statements = SyntheticStatements(self.market)
+        self.indexes = SyntheticIndexes(self.market)
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], deque] = {}
         self._day_calls: Counter = Counter()
@@ -317,6 +319,13 @@ class TushareStandIn:
             "trade_cal": self._trade_cal,
             "stock_basic": self._stock_basic,
             "disclosure_date": self._disclosure_date,
+            "namechange": self._namechange,
+            "dividend": self._dividend,
+            "index_basic": self._index_basic,
+            "index_daily": self._index_daily,
+            "index_weight": self._index_weight,
+            "index_classify": self._index_classify,
+            "index_member_all": self._index_member_all,
         }.get(model.name, self._market)(model, params)
         return self._sorted(model, rows, whole_market="ts_code" not in params)
 
@@ -396,6 +405,90 @@ class TushareStandIn:
                 rows = [row for row in rows if row[name] in wanted]
         return rows
 
+    # -- the datasets of issue 10 --------------------------------------------------------------------
+
+    def _stocks(self, params) -> list[int]:
+        """The stocks a `ts_code` parameter (comma-joined codes) names, or every stock."""
+        if "ts_code" not in params:
+            return self.market.index.tolist()
+        index = self.statements.code_index
+        return [index[code] for code in str(params["ts_code"]).split(",") if code in index]
+
+    def _public_day(self, model: ApiModel, t: int) -> bool:
+        return self._is_public(model, self.market.calendar.open_days[t])
+
+    @staticmethod
+    def _matching(rows: list[dict], params, names: tuple[str, ...]) -> list[dict]:
+        """Rows whose fields equal the given parameters (comma-joined values for any of several)."""
+        for name in names:
+            if name in params:
+                wanted = set(str(params[name]).split(","))
+                rows = [row for row in rows if row.get(name) in wanted]
+        return rows
+
+    def _open_days(self, model: ApiModel, params) -> list[int]:
+        """Trading day indexes within trade_date or start_date/end_date, in the history, published by now."""
+        start, end = str(params.get("start_date", "00000000")), str(params.get("end_date", "99999999"))
+        if "trade_date" in params:
+            start = end = str(params["trade_date"])
+        return [
+            t
+            for t, day in enumerate(self.market.calendar.open_days)
+            if start <= (key := day.strftime("%Y%m%d")) <= end
+            and self._in_history(model, key)
+            and self._is_public(model, day)
+        ]
+
+    def _namechange(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        rows = [
+            row
+            for stock in self._stocks(params)
+            for row in self.market.namechanges(stock, lambda t: self._public_day(model, t))
+        ]
+        if "start_date" in params or "end_date" in params:  # the filter is on ann_date and drops rows without one
+            start, end = str(params.get("start_date", "00000000")), str(params.get("end_date", "99999999"))
+            rows = [row for row in rows if row["ann_date"] is not None and start <= row["ann_date"] <= end]
+        return rows
+
+    def _dividend(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        rows = [
+            row
+            for stock in self._stocks(params)
+            for row in self.market.dividends(stock)
+            if self._public_day(model, row["visible_from"])
+        ]
+        return self._matching(rows, params, ("ann_date", "record_date", "ex_date", "imp_ann_date", "end_date"))
+
+    def _index_basic(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        # No market given answers every market: DOC-94 once said "默认SSE", but the 2026 doc (XZ-index_basic) drops it
+        # and a 2023 user read ~10,000 indexes from index_basic() without parameters.
+        return self._matching(self.indexes.basics(), params, ("ts_code", "name", "market", "publisher", "category"))
+
+    def _index_daily(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        # One index per call: several comma-joined codes are undocumented and answer nothing here.
+        spec = INDEX_BY_CODE.get(str(params["ts_code"]))
+        if spec is None:  # SW and unknown codes: "本接口不包含申万行业指数行情数据" (DOC-95)
+            return []
+        return self.indexes.daily(spec, self._open_days(model, params))
+
+    def _index_weight(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        spec = INDEX_BY_CODE.get(str(params["index_code"]))
+        if spec is None:
+            return []
+        days = self._open_days(model, params)
+        return self.indexes.weights(spec, days[0], days[-1]) if days else []
+
+    def _index_classify(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        # src defaults to SW2014 (the DOC-181 sample answers SW2014 names; the examples pass src='SW2021').
+        wanted = {"src": "SW2014"} | params
+        return self._matching(self.indexes.classification, wanted, ("index_code", "level", "parent_code", "src"))
+
+    def _index_member_all(self, model: ApiModel, params) -> list[dict[str, Any]]:
+        # is_new defaults to "Y" (DOC-335): without it only the current memberships are answered.
+        wanted = {"is_new": "Y"} | params
+        rows = self.indexes.members_all(self.now().date())
+        return self._matching(rows, wanted, ("l1_code", "l2_code", "l3_code", "ts_code", "is_new"))
+
     def _market(self, model: ApiModel, params) -> list[dict[str, Any]]:
         market = self.market
         stocks = market.index
@@ -418,7 +511,7 @@ class TushareStandIn:
             names = list(columns)
             for values in zip(*(_to_list(columns[name]) for name in names), strict=True):
                 rows.append(dict(zip(names, values, strict=True)) | {"trade_date": day.strftime("%Y%m%d")})
-        return rows
+        return self._matching(rows, params, ("suspend_type",)) if model.name == "suspend_d" else rows
 
 
 def _to_list(values: np.ndarray) -> list:

@@ -296,9 +296,151 @@ DISCLOSURE_DATE = ApiModel(
     required_params=(("end_date",),),
 )
 
+
+# -- the datasets of issue 10: suspensions, limits, names, dividends, indexes, industries --------------------------
+# Sources beyond the key above: XZ-suspend_d (developer.aliyun.com/article/1758228), XZ-namechange (1754358),
+# XZ-dividend (1750997), XZ-index_basic (1750083), XZ-index_daily (1750043); DOC-n pages as crawled 2025-08-09
+# (zizhi258/TradingAgents-CN 接口文档/index_<n+2>.md). "Undocumented" marks a choice the double makes.
+
+SUSPEND_D = ApiModel(
+    name="suspend_d",
+    # REF §4.6 / DOC-214: all four fields default; suspend_timing is null for a whole-day suspension.
+    fields=parse_fields("ts_code:s trade_date:s suspend_timing:s suspend_type:s"),
+    row_cap=5000,  # XZ-suspend_d "单次请求最大返回5000行"; not on tushare.pro
+    min_points=2000,  # XZ-suspend_d "2000积分:200次/分钟"; REF §3.2: not stated by tushare.pro
+    # DOC-214 sample (S only) is in code order; XZ-suspend_d's whole-market day lists the R row before the S rows.
+    order=(("trade_date", True), ("suspend_type", False), ("ts_code", False)),
+    date_filter="trade_date",  # no parameter is required (DOC-214: all N)
+    # Undocumented ("数据开始" not given); the earliest plausible date is declared.
+    history_start=FIRST_TRADING_DAY,
+    history_field="trade_date",
+    # DOC-214 "更新时间：不定期"; XZ: announced future suspensions appear ahead. Undocumented, so day T's rows are
+    # served from 17:00 (with daily, whose missing rows they explain), never earlier.
+    published_at=time(17, 0),
+)
+STK_LIMIT = ApiModel(
+    name="stk_limit",
+    fields=parse_fields("trade_date:s ts_code:s pre_close* up_limit down_limit"),  # REF §4.7 / DOC-183 (this order)
+    row_cap=5800,  # DOC-183 "单次最多提取5800条记录"
+    min_points=2000,  # DOC-183, DOC-108
+    order=NEWEST_TRADE_DATE_FIRST,  # DOC-183 sample: one date, code order
+    date_filter="trade_date",
+    # Undocumented; price limits exist from 1996-12-16 (REF §6.4), so no earlier row can exist.
+    history_start=date(1996, 12, 16),
+    history_field="trade_date",
+    published_at=time(9, 0),  # DOC-183 "8点40左右", DOC-108 table "交易日9点": the later is taken
+)
+NAMECHANGE = ApiModel(
+    name="namechange",
+    fields=parse_fields("ts_code:s name:s start_date:s end_date:s ann_date:s change_reason:s"),  # REF §4.8 / DOC-100
+    row_cap=10000,  # #1858 (2026), XZ-namechange "单次请求最大返回10000行"
+    # Undocumented (DOC-100 and DOC-108 say nothing; XZ-namechange's permission line is empty): the stock_basic
+    # level, 2000, is declared.
+    min_points=2000,
+    # DOC-100 sample (one stock): newest start_date first. Whole-market order undocumented: newest announcement first,
+    # rows without ann_date last.
+    order=(("ann_date", True), ("ts_code", False), ("start_date", True)),
+    # start_date/end_date filter ann_date (DOC-100 "公告开始/结束日期", XZ-namechange); rows with a null ann_date are
+    # dropped when a date filter is given (#1858).
+    date_filter="ann_date",
+    # Rows appear when announced; the time of day is undocumented: 21:00, as statements.
+    published_at=time(21, 0),
+)
+DIVIDEND = ApiModel(
+    name="dividend",
+    fields=parse_fields(
+        "ts_code:s end_date:s ann_date:s div_proc:s stk_div stk_bo_rate stk_co_rate cash_div cash_div_tax "
+        "record_date:s ex_date:s pay_date:s div_listdate:s imp_ann_date:s base_date*:s base_share*"
+    ),  # DOC-103, XZ-dividend
+    row_cap=2000,  # XZ-dividend "单次请求最大返回2000行"; not on tushare.pro
+    min_points=2000,  # DOC-103 "至少2000积分"
+    # Undocumented: the DOC-103 sample is in no date order. Newest report period, then newest plan, then code; the
+    # stages of one event as 实施, 股东大会通过, 预案.
+    order=(("end_date", True), ("ann_date", True), ("ts_code", False)),
+    # "以上参数至少有一个不能为空" (DOC-103); XZ-dividend adds end_date to the parameters.
+    required_params=(("ts_code", "ann_date", "record_date", "ex_date", "imp_ann_date", "end_date"),),
+    # XZ-dividend "数据最早2000/01/01", yet the DOC-103 sample has 1995 ex-dates: the earliest plausible is declared.
+    history_start=FIRST_TRADING_DAY,
+    # A stage's row appears on its announcement day; the time is undocumented: 21:00, as statements.
+    published_at=time(21, 0),
+)
+INDEX_BASIC = ApiModel(
+    name="index_basic",
+    # DOC-94 lists no default flags; XZ-index_basic: fullname, index_type, weight_rule, desc, exp_date are N.
+    fields=parse_fields(
+        "ts_code:s name:s fullname*:s market:s publisher:s index_type*:s category:s base_date:s base_point "
+        "list_date:s weight_rule*:s desc*:s exp_date*:s"
+    ),
+    row_cap=8000,  # XZ-index_basic "单次请求最大返回8000行" (CSI alone has more than 8000 indexes)
+    min_points=2000,  # DOC-108, XZ-index_basic
+    # Undocumented (samples by code within a market); by code.
+    order=(("ts_code", False),),
+)
+INDEX_DAILY = ApiModel(
+    name="index_daily",
+    fields=parse_fields(
+        "ts_code:s trade_date:s close open high low pre_close change pct_chg vol amount"
+    ),  # DOC-95 (no default flags: XZ-index_daily marks all Y)
+    row_cap=8000,  # DOC-95 "单次调取最多取8000行记录"
+    min_points=2000,  # DOC-95, DOC-108
+    order=NEWEST_TRADE_DATE_FIRST,  # DOC-95 sample
+    required_params=(("ts_code",),),  # DOC-95 ts_code "Y"
+    date_filter="trade_date",
+    history_start=FIRST_TRADING_DAY,  # 000001.SH's base day; each index starts at its own base date
+    history_field="trade_date",
+    # DOC-108 "交易日15点～17点更新", XZ-index_daily "每天9:00和19:00更新": the latest, 19:00.
+    published_at=time(19, 0),
+)
+INDEX_WEIGHT = ApiModel(
+    name="index_weight",
+    fields=parse_fields("index_code:s con_code:s trade_date:s weight"),  # DOC-96
+    row_cap=6000,  # undocumented; declared as daily's
+    min_points=2000,  # DOC-96 (2025; the 2019 SDK comment said 400)
+    order=(("trade_date", True), ("con_code", False)),  # DOC-96 sample: one date, code order
+    required_params=(("index_code",),),  # DOC-96 index_code "Y"
+    date_filter="trade_date",
+    history_start=FIRST_TRADING_DAY,
+    history_field="trade_date",
+    # "月度数据" (DOC-96); when a month's weights appear is undocumented: the day after its trade_date.
+    published_at=time(0, 0),
+    published_days_after=1,
+)
+INDEX_CLASSIFY = ApiModel(
+    name="index_classify",
+    # DOC-181, in this order
+    fields=parse_fields("index_code:s industry_name:s parent_code:s level:s industry_code:s is_pub:s src*:s"),
+    row_cap=2000,  # undocumented (SW2021 has 511 rows); declared as index_member_all's
+    min_points=2000,  # DOC-181, DOC-108
+    order=(("industry_code", False),),  # a real SW2021 L1 answer (Data-Copilot SW2021_industry_L1.csv) is by code
+)
+INDEX_MEMBER_ALL = ApiModel(
+    name="index_member_all",
+    fields=parse_fields(
+        "l1_code:s l1_name:s l2_code:s l2_name:s l3_code:s l3_name:s ts_code:s name:s in_date:s out_date:s is_new:s"
+    ),  # DOC-335
+    row_cap=2000,  # DOC-335 "单次最大2000行"
+    min_points=2000,  # DOC-335
+    # Undocumented: the DOC-335 sample is in no visible order. By stock, then newest membership first.
+    order=(("ts_code", False), ("in_date", True)),
+)
+ISSUE_10_MODELS = (
+    SUSPEND_D,
+    STK_LIMIT,
+    NAMECHANGE,
+    DIVIDEND,
+    INDEX_BASIC,
+    INDEX_DAILY,
+    INDEX_WEIGHT,
+    INDEX_CLASSIFY,
+    INDEX_MEMBER_ALL,
+)
+
 API_MODELS: dict[str, ApiModel] = {
     model.name: model
-    for model in (TRADE_CAL, STOCK_BASIC, DAILY, ADJ_FACTOR, DAILY_BASIC, *STATEMENTS, DISCLOSURE_DATE)
+    for model in (
+        *(TRADE_CAL, STOCK_BASIC, DAILY, ADJ_FACTOR, DAILY_BASIC, *STATEMENTS, DISCLOSURE_DATE),
+        *ISSUE_10_MODELS,
+    )
 } | {f"{statement.name}_vip": _vip(statement) for statement in STATEMENTS}
 STATEMENT_APIS = frozenset(statement.name for statement in STATEMENTS) | {f"{s.name}_vip" for s in STATEMENTS}
 
