@@ -1,5 +1,6 @@
 """The synthetic server behaves like the real service where a sync can go wrong."""
 
+import itertools
 import time
 import uuid
 from datetime import date, timedelta
@@ -335,3 +336,286 @@ def test_f_ann_after_ann_dates_some_versions_months_later(server):
     rows = _records(_post(server, "income_vip", {"period": "20220331"}, fields="ts_code,ann_date,f_ann_date"))
     late = [row for row in rows if row["f_ann_date"] > row["ann_date"]]
     assert late and all(int(row["f_ann_date"][:6]) - int(row["ann_date"][:6]) >= 3 for row in late)
+
+
+# -- issue 10: suspensions, limits, names, dividends, indexes and industries ---------------------------------------
+
+ISSUE_10_CALLS = {
+    "suspend_d": {"trade_date": "20240712"},
+    "stk_limit": {"trade_date": "20240712"},
+    "namechange": {},
+    "dividend": {"ann_date": "20240708"},
+    "index_basic": {},
+    "index_daily": {"ts_code": "000300.SH"},
+    "index_weight": {"index_code": "000300.SH", "trade_date": "20240701"},
+    "index_classify": {"src": "SW2021"},
+    "index_member_all": {},
+}
+
+
+def _all_records(server, api_name, params, fields="") -> list[dict]:
+    """Every row of a request, page by page (offset), as records."""
+    rows, offset = [], 0
+    while True:
+        answer = _post(server, api_name, params | {"offset": offset}, fields=fields)
+        page = _records(answer)
+        rows += page
+        offset += len(page)
+        if not answer["data"]["has_more"]:
+            return rows
+
+
+def _day(text: str) -> date:
+    return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def test_issue_10_apis_answer_their_default_fields_and_need_their_points(server):
+    server.configure(tokens={server.token: 5000, "low-points-token": 120})
+    for api_name, params in ISSUE_10_CALLS.items():
+        answer = _post(server, api_name, params)
+        assert answer["code"] == 0 and answer["data"]["items"], (api_name, answer["msg"])
+        assert answer["data"]["fields"] == list(API_MODELS[api_name].default_field_names)
+        refused = _post(server, api_name, params, token="low-points-token")
+        assert refused["code"] == 40203 and refused["msg"].startswith(f"抱歉，您没有接口({api_name})访问权限")
+    assert "pre_close" not in _post(server, "stk_limit", {"trade_date": "20240712"})["data"]["fields"]
+    assert {name: API_MODELS[name].row_cap for name in ISSUE_10_CALLS} == {
+        "suspend_d": 5000,
+        "stk_limit": 5800,
+        "namechange": 10000,
+        "dividend": 2000,
+        "index_basic": 8000,
+        "index_daily": 8000,
+        "index_weight": 6000,
+        "index_classify": 2000,
+        "index_member_all": 2000,
+    }
+
+
+def test_issue_10_required_parameters_and_what_answers_without_them(server):
+    for api_name, message in (
+        ("index_daily", "ts_code required"),
+        ("index_weight", "index_code required"),
+        ("dividend", "ts_code or ann_date or record_date or ex_date or imp_ann_date or end_date required"),
+    ):
+        refused = _post(server, api_name, {"start_date": "20240101"})
+        assert (refused["code"], refused["msg"], refused["data"]) == (40101, message, None)
+    # No parameter needed: the whole market (suspend_d, stk_limit, namechange), every index, the SW2014 list.
+    assert {row["src"] for row in _records(_post(server, "index_classify", {}, fields="src"))} == {"SW2014"}
+    assert len(_records(_post(server, "index_classify", {}))) == 28
+    # SW industry indexes are not in index_daily (DOC-95); several codes answer nothing.
+    assert _post(server, "index_daily", {"ts_code": "801010.SI"})["data"]["items"] == []
+    assert _post(server, "index_daily", {"ts_code": "000300.SH,000905.SH"})["data"]["items"] == []
+
+
+def test_stk_limit_is_capped_at_5800_newest_first(server):
+    answer = _post(server, "stk_limit", {"start_date": "20240101", "end_date": "20240712"}, fields="trade_date,ts_code")
+    dates = [row[0] for row in answer["data"]["items"]]
+    assert len(dates) == 5800 and answer["data"]["has_more"] is True
+    assert dates == sorted(dates, reverse=True) and dates[0] == "20240712" and "20240102" not in dates
+
+
+def test_suspend_d_is_exactly_the_listed_stocks_without_a_daily_row(server):
+    window = {"start_date": "20240601", "end_date": "20240712"}
+    listed = {(r["ts_code"], r["trade_date"]) for r in _all_records(server, "adj_factor", window, "ts_code,trade_date")}
+    traded = {(r["ts_code"], r["trade_date"]) for r in _all_records(server, "daily", window, "ts_code,trade_date")}
+    rows = _all_records(server, "suspend_d", window)
+    whole_day = {(r["ts_code"], r["trade_date"]) for r in rows if r["suspend_type"] == "S" and not r["suspend_timing"]}
+    assert whole_day and whole_day == listed - traded
+    resumed = [r for r in rows if r["suspend_type"] == "R"]
+    assert resumed and all((r["ts_code"], r["trade_date"]) in traded for r in resumed)
+    days = sorted({day for _, day in listed})
+    for row in resumed:
+        previous = days[days.index(row["trade_date"]) - 1] if row["trade_date"] != days[0] else None
+        assert previous is None or (row["ts_code"], previous) in whole_day
+    only_s = _records(_post(server, "suspend_d", window | {"suspend_type": "S"}))
+    assert {row["suspend_type"] for row in only_s} == {"S"}
+    # Day T's rows appear with daily's, at 17:00.
+    server.configure(now="2024-07-12T16:59:00+08:00")
+    assert _post(server, "suspend_d", {"trade_date": "20240712"})["data"]["items"] == []
+
+
+def _half_up(value: float) -> float:
+    return float(np.floor(value * 100 + 0.5 + 1e-9) / 100)
+
+
+def test_stk_limit_brackets_the_daily_bar_with_the_board_and_st_limit(server):
+    stocks = {row["ts_code"]: row for row in _records(_post(server, "stock_basic", {}, fields="ts_code,name,market"))}
+    board_pct = {"主板": 0.10, "创业板": 0.20, "科创板": 0.20, "北交所": 0.30}
+    st_seen = 0
+    for day in ("20240708", "20240712"):
+        fields = "ts_code,pre_close,up_limit,down_limit"
+        limits = {r["ts_code"]: r for r in _records(_post(server, "stk_limit", {"trade_date": day}, fields=fields))}
+        bars = _records(_post(server, "daily", {"trade_date": day}))
+        assert bars and {bar["ts_code"] for bar in bars} <= set(limits)
+        for bar in bars:
+            limit = limits[bar["ts_code"]]
+            assert limit["down_limit"] <= bar["low"] <= bar["close"] <= bar["high"] <= limit["up_limit"]
+            assert limit["pre_close"] == bar["pre_close"]
+            stock = stocks.get(bar["ts_code"])
+            if stock is None:
+                continue
+            st = stock["market"] == "主板" and stock["name"].startswith(("ST", "*ST"))
+            st_seen += st
+            pct = 0.05 if st else board_pct[stock["market"]]
+            assert limit["up_limit"] == _half_up(bar["pre_close"] * (1 + pct))
+            assert limit["down_limit"] == _half_up(bar["pre_close"] * (1 - pct))
+    assert st_seen  # some main-board stocks are ST on those days
+    server.configure(now="2024-07-12T08:59:00+08:00")
+    assert _post(server, "stk_limit", {"trade_date": "20240712"})["data"]["items"] == []
+
+
+def test_namechange_current_name_is_stock_basics_and_st_periods_are_announced_first(server):
+    rows = _all_records(server, "namechange", {})
+    names = {}
+    for status in ("L", "D", "P"):
+        names |= {r["ts_code"]: r["name"] for r in _records(_post(server, "stock_basic", {"list_status": status}))}
+    today = "20240712"
+    by_code: dict[str, list[dict]] = {}
+    for row in rows:
+        by_code.setdefault(row["ts_code"], []).append(row)
+    for code, name in names.items():
+        history = sorted(by_code[code], key=lambda row: row["start_date"])
+        current = [row for row in history if row["start_date"] <= today and (row["end_date"] or "99999999") >= today]
+        assert [row["name"] for row in current] == [name]
+        assert history[-1]["end_date"] is None
+        for before, after in itertools.pairwise(history):  # consecutive, no overlap
+            assert _day(before["end_date"]) + timedelta(days=1) == _day(after["start_date"])
+    assert all(row["ann_date"] is None or row["ann_date"] <= row["start_date"] for row in rows)
+    reasons = {row["change_reason"] for row in rows}
+    assert {"其他", "ST", "*ST", "改名"} <= reasons and reasons & {"撤销ST", "撤销*ST"}
+    assert any(name.startswith(("ST", "*ST")) for name in names.values())
+    for row in rows:
+        if row["change_reason"] in ("ST", "*ST"):
+            assert row["name"].startswith(row["change_reason"])
+    # start_date/end_date filter the announcement and drop rows without one (#1858).
+    assert any(row["ann_date"] is None for row in rows)
+    dated = _records(_post(server, "namechange", {"start_date": "19900101", "end_date": "20991231"}))
+    assert len(dated) == sum(row["ann_date"] is not None for row in rows)
+
+
+def test_dividend_events_are_the_adj_factor_steps_with_consistent_amounts(server):
+    stocks = [row["ts_code"] for row in _records(_post(server, "stock_basic", {}, fields="ts_code"))][:25]
+    window = {"ts_code": ",".join(stocks), "start_date": "20190101", "end_date": "20240712"}
+    factors: dict[str, list] = {}
+    for row in _all_records(server, "adj_factor", window):
+        factors.setdefault(row["ts_code"], []).append((row["trade_date"], row["adj_factor"]))
+    daily = _all_records(server, "daily", window, "ts_code,trade_date,close,pre_close")
+    bars = {(row["ts_code"], row["trade_date"]): row for row in daily}
+    steps_seen = 0
+    for code in stocks:
+        series = sorted(factors.get(code, []))
+        steps = {day for (_, before), (day, after) in itertools.pairwise(series) if before != after}
+        rows = _records(_post(server, "dividend", {"ts_code": code}))
+        implemented = [row for row in rows if row["div_proc"] == "实施"]
+        first = series[0][0] if series else "99999999"
+        assert {row["ex_date"] for row in implemented if first < row["ex_date"] <= "20240712"} == steps
+        steps_seen += len(steps)
+        stages: dict[tuple, set] = {}
+        for row in rows:
+            stages.setdefault((row["end_date"], row["ann_date"]), set()).add(row["div_proc"])
+        assert all(found <= {"预案", "股东大会通过", "实施"} for found in stages.values())
+        days = sorted(day for stock, day in bars if stock == code)
+        for row in implemented:
+            assert row["ann_date"] < row["imp_ann_date"] < row["record_date"] < row["ex_date"] == row["pay_date"]
+            assert row["stk_div"] == (row["stk_bo_rate"] or 0) + (row["stk_co_rate"] or 0)
+            if (code, row["ex_date"]) not in bars or days.index(row["ex_date"]) == 0:
+                continue
+            previous_close = bars[(code, days[days.index(row["ex_date"]) - 1])]["close"]
+            ex_rights = (previous_close - row["cash_div_tax"]) / (1 + row["stk_div"])
+            assert abs(ex_rights - bars[(code, row["ex_date"])]["pre_close"]) <= 0.011 + 0.002 * ex_rights
+    assert steps_seen > 20
+    # A stage appears on its announcement day (21:00): a plan announced on 20240708 is unknown the day before.
+    plans = _records(_post(server, "dividend", {"ann_date": "20240708"}))
+    assert plans and {row["div_proc"] for row in plans} == {"预案"}
+    server.configure(now="2024-07-08T20:59:00+08:00")
+    assert _post(server, "dividend", {"ann_date": "20240708"})["data"]["items"] == []
+
+
+def test_index_basic_lists_the_broad_indexes_and_sw_level_1(server):
+    rows = _records(_post(server, "index_basic", {}))
+    codes = {row["ts_code"] for row in rows}
+    assert {"000001.SH", "000300.SH", "000905.SH", "399001.SZ", "399006.SZ"} <= codes
+    assert len([row for row in rows if row["market"] == "SW"]) == 31
+    assert {row["ts_code"] for row in _records(_post(server, "index_basic", {"market": "SZSE"}))} == {
+        "399001.SZ",
+        "399006.SZ",
+    }
+
+
+def test_index_weight_is_monthly_sums_to_100_and_draws_from_the_right_exchange(server):
+    listed = {row["ts_code"] for row in _records(_post(server, "stock_basic", {}, fields="ts_code"))}
+    for index_code, suffixes in (("000300.SH", (".SH", ".SZ")), ("399001.SZ", (".SZ",)), ("000001.SH", (".SH",))):
+        rows = _records(_post(server, "index_weight", {"index_code": index_code, "start_date": "20240101"}))
+        by_date: dict[str, list[dict]] = {}
+        for row in rows:
+            by_date.setdefault(row["trade_date"], []).append(row)
+        assert len(by_date) == 7 and max(by_date) == "20240701"  # one date per month, each month's first trading day
+        assert len({day[:6] for day in by_date}) == 7
+        for members in by_date.values():
+            assert abs(sum(row["weight"] for row in members) - 100) < 0.01
+            assert all(row["con_code"].endswith(suffixes) for row in members)
+        assert {row["con_code"] for row in by_date["20240701"]} <= listed
+    chinext = _records(_post(server, "index_weight", {"index_code": "399006.SZ", "trade_date": "20240701"}))
+    assert chinext and all(row["con_code"][:3] in ("300", "301") for row in chinext)
+    # A month's weights appear the day after its date.
+    server.configure(now="2024-07-01T23:59:00+08:00")
+    assert _post(server, "index_weight", {"index_code": "000300.SH", "trade_date": "20240701"})["data"]["items"] == []
+
+
+def test_index_daily_is_the_cap_weighted_return_of_its_constituents(server):
+    rows = _records(_post(server, "index_daily", {"ts_code": "000300.SH", "start_date": "20240601"}))
+    assert [row["trade_date"] for row in rows] == sorted((row["trade_date"] for row in rows), reverse=True)
+    assert rows[0]["trade_date"] == "20240711"  # 18:00 on the 12th: published at 19:00
+    for newer, older in itertools.pairwise(rows):
+        assert newer["pre_close"] == older["close"]
+        assert newer["low"] <= min(newer["open"], newer["close"]) <= max(newer["open"], newer["close"]) <= newer["high"]
+    weights = _post(server, "index_weight", {"index_code": "000300.SH", "trade_date": "20240701"})
+    members = {row["con_code"] for row in _records(weights)}
+    for row in rows[:5]:
+        day = {"trade_date": row["trade_date"]}
+        bars = {bar["ts_code"]: bar for bar in _records(_post(server, "daily", day)) if bar["ts_code"] in members}
+        shares = {r["ts_code"]: r["total_share"] for r in _records(_post(server, "daily_basic", day))}
+        moved = sum(shares[code] * (bar["close"] - bar["pre_close"]) for code, bar in bars.items())
+        base = sum(shares[code] * bar["pre_close"] for code, bar in bars.items())
+        assert abs(moved / base * 100 - row["pct_chg"]) < 0.02
+        assert abs(sum(bar["vol"] for bar in bars.values()) - row["vol"]) < 1
+    server.configure(now="2024-07-12T19:00:00+08:00")
+    assert _post(server, "index_daily", {"ts_code": "000300.SH", "trade_date": "20240712"})["data"]["items"]
+
+
+def test_index_classify_sw2021_levels_and_parents(server):
+    fields = "index_code,level,industry_code,parent_code,industry_name"
+    rows = _records(_post(server, "index_classify", {"src": "SW2021"}, fields=fields))
+    by_level = {level: [row for row in rows if row["level"] == level] for level in ("L1", "L2", "L3")}
+    assert [len(by_level[level]) for level in ("L1", "L2", "L3")] == [31, 134, 346]
+    codes = {row["industry_code"]: row for row in rows}
+    assert all(row["parent_code"] == "0" for row in by_level["L1"])
+    assert all(codes[row["parent_code"]]["level"] == "L1" for row in by_level["L2"])
+    assert all(codes[row["parent_code"]]["level"] == "L2" for row in by_level["L3"])
+    assert [row["industry_code"] for row in rows] == sorted(row["industry_code"] for row in rows)
+    assert len(_records(_post(server, "index_classify", {"src": "SW2021", "level": "L2", "parent_code": "240000"})))
+
+
+def test_index_member_all_puts_every_listed_stock_in_one_level_1_industry_at_any_date(server):
+    current = _all_records(server, "index_member_all", {})
+    past = _all_records(server, "index_member_all", {"is_new": "N"})
+    assert {row["is_new"] for row in current} == {"Y"} and past and {row["is_new"] for row in past} == {"N"}
+    classify = _records(_post(server, "index_classify", {"src": "SW2021"}, fields="index_code,industry_name,level"))
+    l1 = {row["index_code"]: row["industry_name"] for row in classify if row["level"] == "L1"}
+    l3 = {row["index_code"] for row in classify if row["level"] == "L3"}
+    assert all(l1[row["l1_code"]] == row["l1_name"] and row["l3_code"] in l3 for row in current + past)
+    stocks = _records(_post(server, "stock_basic", {"list_status": "L,P"}, fields="ts_code,name,list_date"))
+    assert sorted(row["ts_code"] for row in current if "(退市)" not in row["name"]) == sorted(
+        row["ts_code"] for row in stocks
+    )
+    history: dict[str, list[dict]] = {}
+    for row in current + past:
+        history.setdefault(row["ts_code"], []).append(row)
+    for stock in stocks:
+        periods = sorted(history[stock["ts_code"]], key=lambda row: row["in_date"])
+        assert periods[0]["in_date"] == stock["list_date"] and periods[-1]["out_date"] is None
+        for before, after in itertools.pairwise(periods):  # a row covers in_date <= d < out_date
+            assert before["out_date"] == after["in_date"] and before["l1_code"] != after["l1_code"]
+    assert {row["name"] for row in current if row["ts_code"] in {s["ts_code"] for s in stocks}} == {
+        stock["name"] for stock in stocks
+    }
