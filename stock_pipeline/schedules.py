@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stock_pipeline import settings
+from stock_pipeline.datasets import ADJ_FACTOR, DAILY_BASIC
 from stock_pipeline.jobs import daily_sync_job, disclosure_date_job, late_corrections_job
 from stock_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, last_published_trading_days, trading_days
 from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
@@ -48,7 +49,11 @@ def late_corrections_schedule(
     if not days:
         return dg.SkipReason("no trading days to correct yet")
     first, last = days[0].isoformat(), days[-1].isoformat()
-    return dg.RunRequest(run_key=f"corrections:{last}", tags={RANGE_START_TAG: first, RANGE_END_TAG: last})
+    # A refresh on purpose: dates an unfinished run committed are fetched again too.
+    refresh = {"ops": {name: {"config": {"force": True}} for name in (ADJ_FACTOR.api_name, DAILY_BASIC.api_name)}}
+    return dg.RunRequest(
+        run_key=f"corrections:{last}", run_config=refresh, tags={RANGE_START_TAG: first, RANGE_END_TAG: last}
+    )
 
 
 # Statements are published on the evening of their disclosure (21:00-23:00 Shanghai time).

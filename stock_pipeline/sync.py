@@ -126,12 +126,17 @@ def sync_trade_dates(
     days: Sequence[date],
     *,
     run_id: str | None = None,
+    is_unfinished: Callable[[str], bool] = lambda run_id: False,
+    on_commit: Callable[[date, int, int, int], None] = lambda day, rows, calls, expected: None,
     log: logging.Logger | None = None,
 ) -> SyncReport:
     """Sync one dataset for trading dates: one call per open date (plus pages), one transaction each.
 
-    Closed dates make no call and write nothing. Dates this run already committed (a step retry) are
-    not fetched again. The next date is fetched while the current one is written.
+    Closed dates make no call and write nothing. A date last committed by this run (a step retry) or by
+    a run that did not finish (`is_unfinished`: failed, cancelled, crashed) is not fetched again: the
+    next run resumes where that one stopped, and takes those dates over. A date last committed by a
+    finished run is fetched again: asking for it is a refresh. `on_commit(day, rows, calls, expected
+    rows)` follows each date's commit. The next date is fetched while the current one is written.
     """
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
@@ -143,7 +148,12 @@ def sync_trade_dates(
             f"the warehouse trading calendar does not cover {len(uncovered)} date(s) "
             f"({uncovered[0]}..{uncovered[-1]}): materialize `trade_cal` first"
         )
-    done = warehouse.synced_partitions(dataset, run_id) if run_id else set()
+    last_commits = warehouse.last_commits(dataset, [day.isoformat() for day in days])
+    done = {
+        key
+        for key, committed_by in last_commits.items()
+        if committed_by and (committed_by == run_id or is_unfinished(committed_by))
+    }
     to_fetch = []
     for day in days:
         if not calendar[day]:
@@ -156,27 +166,34 @@ def sync_trade_dates(
             to_fetch.append(day)
     if report.dates_already_synced:
         log.info(
-            "%s: %d date(s) already committed by this run, not fetched again",
+            "%s: %d date(s) already committed by this run or an unfinished one, not fetched again",
             dataset.api_name,
             len(report.dates_already_synced),
         )
+        if run_id:
+            warehouse.adopt_partitions(dataset, [day.isoformat() for day in report.dates_already_synced], run_id)
 
     # A whole-market answer far short of the stocks listed that day is confirmed with the next page.
     listed = warehouse.listed_counts(to_fetch)
     expected = {day: int(listed[day] * (dataset.min_coverage or 0)) or None for day in to_fetch}
 
-    def fetch(day: date) -> Batch:
-        return _fetch_date(client, dataset, day, expected[day])
+    def fetch(day: date) -> tuple[Batch, int]:
+        # One fetch at a time uses the client, so its call count before and after is this date's.
+        before = client.stats.total_calls()
+        batch = _fetch_date(client, dataset, day, expected[day])
+        return batch, client.stats.total_calls() - before
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{dataset.api_name}") as fetcher:
         pending: Future | None = fetcher.submit(fetch, to_fetch[0]) if to_fetch else None
         for index, day in enumerate(to_fetch):
-            batch = report.drift.add(pending.result())
+            batch, calls = pending.result()
+            report.drift.add(batch)
             pending = fetcher.submit(fetch, to_fetch[index + 1]) if index + 1 < len(to_fetch) else None
             warehouse.replace_date(dataset, day, batch, run_id)
             report.rows += len(batch)
             report.rows_by_date[day] = len(batch)
             report.dates_written.append(day)
+            on_commit(day, len(batch), calls, listed[day])
     report.elapsed_seconds = time.monotonic() - started
     return report
 

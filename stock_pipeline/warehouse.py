@@ -589,16 +589,32 @@ class Warehouse:
                     )
         return stats
 
-    def synced_partitions(self, dataset: TushareDataset, run_id: str) -> set[str]:
-        """Partitions of a dataset that this run has already committed (for step retries)."""
+    def last_commits(self, dataset: TushareDataset, keys: Sequence[str]) -> dict[str, str | None]:
+        """The run that last committed each of these partitions (None: written outside a run); partitions
+        never committed are absent."""
+        log = partition_sync_log.c
+        commits: dict[str, str | None] = {}
         with self.engine.connect() as conn:
-            return set(
+            for chunk_start in range(0, len(keys), 500):
+                chunk = list(keys[chunk_start : chunk_start + 500])
+                query = sa.select(log.partition_key, log.run_id).where(
+                    log.dataset == dataset.api_name, log.partition_key.in_(chunk)
+                )
+                commits.update((key, run_id) for key, run_id in conn.execute(query))
+        return commits
+
+    def adopt_partitions(self, dataset: TushareDataset, keys: Sequence[str], run_id: str) -> None:
+        """Credit partitions an unfinished run committed to the run that resumed it, rows untouched: if
+        that run succeeds, asking for them again is a refresh, no longer a resume."""
+        log = partition_sync_log.c
+        with self.engine.begin() as conn:
+            for chunk_start in range(0, len(keys), 500):
+                chunk = list(keys[chunk_start : chunk_start + 500])
                 conn.execute(
-                    sa.select(partition_sync_log.c.partition_key).where(
-                        partition_sync_log.c.dataset == dataset.api_name, partition_sync_log.c.run_id == run_id
-                    )
-                ).scalars()
-            )
+                    partition_sync_log.update()
+                    .where(log.dataset == dataset.api_name, log.partition_key.in_(chunk))
+                    .values(run_id=run_id)
+                )
 
     def count_rows(self, dataset: TushareDataset) -> int:
         with self.engine.connect() as conn:

@@ -105,6 +105,12 @@ def materialize_dates(assets, resources, first: str, last: str, **kwargs) -> dg.
     return dg.materialize(assets, resources=resources, tags=range_tags(first, last), **kwargs)
 
 
+def run_summary(result: dg.ExecuteInProcessResult, api_name: str) -> dict:
+    """A trading-date asset's totals for the run (each date's own figures are on its materialization)."""
+    [summary] = result.asset_observations_for_node(api_name)
+    return summary.metadata
+
+
 def table_rows(url: str, dataset: TushareDataset, day: date | None = None) -> list[tuple]:
     """Every row of a table (optionally one date), sorted, with floats as stored."""
     table = TABLES[dataset.api_name]

@@ -17,6 +17,7 @@ from stock_pipeline_tests.conftest import (
     make_resources,
     materialize_dates,
     materialize_reference,
+    run_summary,
     server_items,
     table_rows,
 )
@@ -71,7 +72,7 @@ def test_dates_sync_completely_and_rerun_is_idempotent(server, warehouse_url):
     for day in OPEN_DAYS:
         assert table_rows(warehouse_url, DAILY, day) == _expected_daily(server, day)
 
-    metadata = second.asset_materializations_for_node("daily")[0].metadata
+    metadata = run_summary(second, "daily")
     assert metadata["rows"].value == len(snapshot["daily"])
     assert metadata["api_calls"].value == len(OPEN_DAYS)
     assert metadata["source"].value.startswith("SYNTHETIC")
@@ -95,7 +96,7 @@ def test_answers_over_a_small_row_cap_are_paged_to_completion(server, warehouse_
     expected = _expected_daily(server, OPEN_DAYS[0])
     assert len(expected) > 3 * 70
     assert table_rows(warehouse_url, DAILY, OPEN_DAYS[0]) == expected
-    metadata = result.asset_materializations_for_node("daily")[0].metadata
+    metadata = run_summary(result, "daily")
     assert metadata["pages"].value == -(-len(expected) // 70) - 1
 
 
@@ -114,7 +115,7 @@ def test_http_500_is_retried_where_the_official_client_returns_an_empty_frame(se
 
     assert result.success
     assert table_rows(warehouse_url, DAILY, OPEN_DAYS[0]) == _expected_daily(server, OPEN_DAYS[0])
-    assert result.asset_materializations_for_node("daily")[0].metadata["retries"].value == 2
+    assert run_summary(result, "daily")["retries"].value == 2
 
 
 def test_server_rate_limit_answers_cool_down_and_complete(server, warehouse_url):
@@ -126,7 +127,7 @@ def test_server_rate_limit_answers_cool_down_and_complete(server, warehouse_url)
 
     assert result.success
     assert server.stats()["rejected"]["rate_limited"] >= 1
-    assert result.asset_materializations_for_node("daily")[0].metadata["retries"].value >= 1
+    assert run_summary(result, "daily")["retries"].value >= 1
     server.configure(rate_limits={})
     for day in OPEN_DAYS:
         assert table_rows(warehouse_url, DAILY, day) == _expected_daily(server, day)
@@ -143,7 +144,7 @@ def test_a_tight_budget_keeps_under_the_server_limit(server, warehouse_url):
 
     assert result.success
     assert server.stats()["rejected"].get("rate_limited", 0) == 0
-    assert result.asset_materializations_for_node("daily")[0].metadata["budget_wait_seconds"].value > 2
+    assert run_summary(result, "daily")["budget_wait_seconds"].value > 2
 
 
 def test_closed_days_make_no_call_and_write_nothing(server, warehouse_url):
@@ -155,7 +156,7 @@ def test_closed_days_make_no_call_and_write_nothing(server, warehouse_url):
     assert result.success
     assert server.stats()["calls"]["daily"] == 3  # 04-29, 04-30 and 05-06 only
     assert table_rows(warehouse_url, DAILY, date(2024, 5, 2)) == []
-    assert result.asset_materializations_for_node("daily")[0].metadata["dates_closed"].value == 3
+    assert run_summary(result, "daily")["dates_closed"].value == 3
 
     # Partitions are weekdays whatever the calendar says: the holidays are partitions that cost nothing.
     keys = build_trading_days("2024-04-25").get_partition_keys_in_range(

@@ -385,3 +385,52 @@ def test_the_token_appears_nowhere_after_a_sync(tmp_path):
     for path in stored:  # run storage, event logs, schedules, compute logs, the warehouse
         content = path.read_bytes()
         assert token.encode() not in content and token[::-1].encode() not in content, path
+
+
+@pytest.mark.slow
+def test_a_run_after_a_sigkill_fetches_only_the_dates_not_yet_committed(server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    home = dagster_home(tmp_path)
+    cli = Cli(project_env(home, server.url, server.token, url))
+    cli.run("--select", "trade_cal,stock_basic")
+    days = _open_days(server, "2024-06-28", 30)
+    market = ("--select", ",".join(MARKET), "--partition-range", f"{days[0]}...{days[-1]}")
+    server.configure(random_faults={"rate": 1.0, "kinds": ["slow"], "apis": MARKET}, slow_seconds=0.15)
+    engine = sa.create_engine(url)
+
+    def committed() -> dict[str, set[str]]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT dataset, partition_key FROM partition_sync_log")).all()
+        return {api: {key for dataset, key in rows if dataset == api} for api in MARKET}
+
+    def calls() -> dict[str, int]:
+        return {api: server.stats()["calls"].get(api, 0) for api in MARKET}
+
+    _kill_when(cli.start(*market), lambda: len(committed()["daily"]) >= len(days) * 2 // 3)
+    done = committed()
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        instance = dg.DagsterInstance.get()
+        for api in MARKET:
+            # Dagster shows what the warehouse holds: each date was marked as it committed (the kill may
+            # fall between a commit and its event).
+            shown = set(instance.get_materialized_partitions(dg.AssetKey(api)))
+            assert shown <= done[api] and len(done[api] - shown) <= 1
+
+        cli.recover()
+        server.configure(random_faults={})
+        before = calls()
+        cli.run(*market)
+        resumed = calls()
+        left = {api: len(days) - len(done[api]) for api in MARKET}
+        assert {api: resumed[api] - before[api] for api in MARKET} == left  # calls made = dates not committed
+        for api in MARKET:
+            assert set(instance.get_materialized_partitions(dg.AssetKey(api))) == set(days)
+
+        # The resuming run succeeded, so asking for the dates again is a refresh: every date is fetched.
+        cli.run(*market)
+        assert {api: calls()[api] - resumed[api] for api in MARKET} == dict.fromkeys(MARKET, len(days))
+    finally:
+        del os.environ["DAGSTER_HOME"]
+    assert _no_partial_dates(server, url, days) == {(api, day) for api in MARKET for day in days}
+    engine.dispose()

@@ -40,16 +40,16 @@ def test_replacing_a_date_is_idempotent(warehouse, warehouse_url):
 
 
 def test_a_write_failing_midway_leaves_the_previous_state(warehouse, warehouse_url):
-    warehouse.replace_date(DAILY, DAY, _daily(_bar("000001.SZ"), _bar("600000.SH")))
+    warehouse.replace_date(DAILY, DAY, _daily(_bar("000001.SZ"), _bar("600000.SH")), "first-run")
     before = table_rows(warehouse_url, DAILY)
     # Two rows with one key get past the old rows' DELETE and then break the primary key mid-insert.
     colliding = Batch(tuple(zip(*[tuple(_bar("000002.SZ")), tuple(_bar("000002.SZ", 11.0))], strict=True)))
 
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        warehouse.replace_date(DAILY, DAY, colliding)
+        warehouse.replace_date(DAILY, DAY, colliding, "second-run")
 
     assert table_rows(warehouse_url, DAILY) == before
-    assert warehouse.synced_partitions(DAILY, "any-run") == set()
+    assert warehouse.last_commits(DAILY, [DAY.isoformat()]) == {DAY.isoformat(): "first-run"}
 
 
 def test_upserts_never_prune(warehouse, warehouse_url):
