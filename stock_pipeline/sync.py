@@ -263,6 +263,7 @@ class StatementReport:
     rows_fetched: int = 0
     new_versions: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    stocks_resumed: int = 0
     drift: FieldDrift = field(default_factory=FieldDrift)
     elapsed_seconds: float = 0.0
 
@@ -307,6 +308,8 @@ def sync_statements(
     max_retries: int,
     report_types: Sequence[str] = DEFAULT_REPORT_TYPES,
     delisted_before_start: Set[str] = frozenset(),
+    run_id: str | None = None,
+    is_unfinished: Callable[[str], bool] = lambda run_id: False,
     log: logging.Logger | None = None,
 ) -> StatementReport:
     """Fetch each stock's full statement history since `start` (one call per stock and report type,
@@ -315,7 +318,10 @@ def sync_statements(
     stocks in a row stops the batch.
 
     A stock with statements is asked again when its latest statements come back empty; one delisted
-    before `start` is expected to have none, and its empty answer is believed at once."""
+    before `start` is expected to have none, and its empty answer is believed at once.
+
+    As with trading dates, a stock last stored by this run (a step retry) or by a run that did not
+    finish (`is_unfinished`) is not fetched again, and the resuming run takes it over."""
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
     report = StatementReport(stocks=len(stocks))
@@ -327,13 +333,26 @@ def sync_statements(
             "%s %s failed (attempt %d, %s): %s", dataset.api_name, ts_code, ledger["attempts"], ledger["status"], error
         )
 
+    last_commits = warehouse.last_commits(dataset, list(stocks))
+    resumed = {
+        code
+        for code, committed_by in last_commits.items()
+        if committed_by and (committed_by == run_id or is_unfinished(committed_by))
+    }
+    if resumed:
+        log.info("%s: %d stock(s) already stored by this run or an unfinished one", dataset.api_name, len(resumed))
+        if run_id:
+            warehouse.adopt_partitions(dataset, sorted(resumed), run_id)
+    report.stocks_resumed = len(resumed)
+
     streak = _FailureStreak(record)
-    for ts_code in stocks:
+    for ts_code in (code for code in stocks if code not in resumed):
         try:
             reasks = 0 if ts_code in delisted_before_start else EMPTY_REASKS
             batch = report.drift.add(fetch_statement_history(client, dataset, ts_code, start, report_types, reasks))
             # Only an answer with rows resolves the stock's failures: an empty one proves nothing.
             report.new_versions += warehouse.insert_versions(dataset, batch, [ts_code] if len(batch) else [])
+            warehouse.log_stock(dataset, ts_code, len(batch), run_id)
             report.rows_fetched += len(batch)
             streak.flush()
         except RUN_STOPPING_ERRORS:

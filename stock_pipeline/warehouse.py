@@ -82,7 +82,7 @@ partition_sync_log = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("run_id", sa.String(64)),
     sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
-    comment="One row per partition written, committed in the same transaction as its data.",
+    comment="One row per partition written (per stock for statements), and the run that wrote it last.",
 )
 
 sync_failure = sa.Table(
@@ -602,6 +602,12 @@ class Warehouse:
                 )
                 commits.update((key, run_id) for key, run_id in conn.execute(query))
         return commits
+
+    def log_stock(self, dataset: TushareDataset, ts_code: str, rows: int, run_id: str | None) -> None:
+        """Record that a run stored a stock's statements, keyed by its code. In a transaction of its own,
+        after the versions' (a crash between the two costs one refetch: versions are stored once)."""
+        with self.engine.begin() as conn:
+            self._log_partition(conn, dataset, ts_code, rows, run_id)
 
     def adopt_partitions(self, dataset: TushareDataset, keys: Sequence[str], run_id: str) -> None:
         """Credit partitions an unfinished run committed to the run that resumed it, rows untouched: if

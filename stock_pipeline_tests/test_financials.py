@@ -400,3 +400,42 @@ def test_an_empty_answer_leaves_a_failing_stock_failing(server, warehouse_url):
     [failure] = store.failures()
     store.dispose()
     assert (failure["ts_code"], failure["status"]) == (stock, "failing")
+
+
+def test_a_new_run_resumes_after_the_stocks_a_failed_run_stored_and_refreshes_after_a_successful_one(
+    server, warehouse_url
+):
+    policy = SyncPolicyResource(max_failed_share=0.0)  # one failed stock fails the run
+    resources = _resources(server, warehouse_url, policy=policy, max_attempts=1)
+    assert materialize_reference(resources).success
+    stocks = _batch_stocks(warehouse_url, "batch_07")
+    server.configure(failing_stocks={stocks[1]: "server_busy"})
+
+    def calls() -> int:
+        return server.stats()["calls"].get("income", 0)
+
+    with dg.instance_for_test() as instance:
+
+        def run(**config):
+            before = calls()
+            result = dg.materialize(
+                [INCOME_ASSET],
+                resources=resources,
+                partition_key="batch_07",
+                instance=instance,
+                run_config=_config(["income"], **config),
+                raise_on_error=False,
+            )
+            return result, calls() - before
+
+        failed, _ = run()
+        assert not failed.success
+        server.configure(failing_stocks={})
+        resumed, resumed_calls = run()
+        assert resumed.success
+        assert resumed.asset_materializations_for_node("income")[0].metadata["stocks_resumed"].value == len(stocks) - 1
+        refreshed, refresh_calls = run()  # after a successful run, asking again is a refresh: every stock
+        assert refreshed.success and refresh_calls >= 2 * len(stocks)
+        _, one_stock_calls = run(stocks=[stocks[1]])
+    # The resuming run asked only for the stock the failed run did not store.
+    assert resumed_calls == one_stock_calls < refresh_calls

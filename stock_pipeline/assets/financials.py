@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from stock_pipeline import checks, settings, sync
-from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys
+from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys, unfinished_runs
 from stock_pipeline.datasets import DISCLOSURE_DATE, STATEMENT_DATASETS, STOCK_BASIC, TushareDataset
 from stock_pipeline.partitions import batch_of, stock_batches
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
@@ -31,6 +31,11 @@ class StatementSyncConfig(dg.Config):
     )
     vip_periods: list[str] = Field(
         default_factory=list, description="Report periods (YYYYMMDD) for the VIP path; empty = all since the start."
+    )
+    force: bool = Field(
+        default=False,
+        description="Fetch every stock again, even those a failed, cancelled or crashed run already stored (by "
+        "default a new run resumes after them). Named `stocks` are always fetched.",
     )
 
 
@@ -134,11 +139,17 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                     max_retries=sync_policy.max_retries_per_stock,
                     report_types=sync_policy.statement_report_types,
                     delisted_before_start=store.delisted_before(start),
+                    run_id=context.run.run_id,
+                    # Stocks a sensor names are due for a fetch: never skipped as resumed.
+                    is_unfinished=(lambda run_id: False)
+                    if config.force or config.stocks
+                    else unfinished_runs(context.instance),
                     log=context.log,
                 )
         metadata = {
             "stocks": report.stocks,
             "stocks_failed": len(report.failed),
+            "stocks_resumed": report.stocks_resumed,
             "rows_fetched": report.rows_fetched,
             "new_versions": report.new_versions,
             "path": "vip (per period)" if config.use_vip else "per stock",
