@@ -21,13 +21,16 @@ def check_specs(dataset: TushareDataset) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             UNIQUE_KEYS, asset=dataset.api_name, description=f"No two rows share {', '.join(dataset.key)}."
         ),
-        dg.AssetCheckSpec(
-            ROWS_VS_LISTED,
-            asset=dataset.api_name,
-            description=f"Each date has at least {dataset.min_coverage:.0%} as many rows as "
-            "stocks listed that day in `stock_basic` (catches partial answers).",
-        ),
     ]
+    if dataset.min_coverage:
+        specs.append(
+            dg.AssetCheckSpec(
+                ROWS_VS_LISTED,
+                asset=dataset.api_name,
+                description=f"Each date has at least {dataset.min_coverage:.0%} as many rows as stocks listed "
+                "that day in `stock_basic`, less those suspended all day in `suspend_d` (catches partial answers).",
+            )
+        )
     if set(dataset.fields) >= BAR_FIELDS:
         specs.append(
             dg.AssetCheckSpec(
@@ -64,33 +67,16 @@ def drift_metadata(missing: set[str], extra: set[str]) -> dict[str, str]:
 
 def evaluate(warehouse: Warehouse, dataset: TushareDataset, days: Sequence[date]) -> list[dg.AssetCheckResult]:
     stats = warehouse.date_stats(dataset, days)
-    listed = warehouse.listed_counts(days)
     duplicated = {day: s["rows"] - s["distinct_keys"] for day, s in stats.items() if s["rows"] != s["distinct_keys"]}
-    coverage = {day: (stats[day]["rows"] / listed[day]) if listed[day] else 0.0 for day in days}
-    short = {day: ratio for day, ratio in coverage.items() if ratio < (dataset.min_coverage or 0)}
     results = [
         dg.AssetCheckResult(
             check_name=UNIQUE_KEYS,
             passed=not duplicated,
             metadata={"dates_checked": len(days), "dates_with_duplicates": _dates(duplicated)},
-        ),
-        dg.AssetCheckResult(
-            check_name=ROWS_VS_LISTED,
-            passed=not short,
-            metadata={
-                "dates_checked": len(days),
-                "min_coverage": round(min(coverage.values()), 4) if coverage else None,
-                "short_dates": _dates({day: f"{stats[day]['rows']}/{listed[day]}" for day in short}),
-                "hint": ""
-                if not short
-                else (
-                    "stock_basic is empty: materialize it first"
-                    if not any(listed.values())
-                    else "partial answers: re-materialize these dates"
-                ),
-            },
-        ),
+        )
     ]
+    if dataset.min_coverage:
+        results.append(_coverage(warehouse, dataset, days, stats))
     if set(dataset.fields) >= BAR_FIELDS:
         insane = {day: s["insane_rows"] for day, s in stats.items() if s["insane_rows"]}
         results.append(
@@ -101,6 +87,31 @@ def evaluate(warehouse: Warehouse, dataset: TushareDataset, days: Sequence[date]
             )
         )
     return results
+
+
+def _coverage(
+    warehouse: Warehouse, dataset: TushareDataset, days: Sequence[date], stats: dict[date, dict[str, int]]
+) -> dg.AssetCheckResult:
+    # Stocks suspended all day have no bar: they are expected to be absent (July 2015 is not "partial").
+    listed = warehouse.expected_counts(days)
+    coverage = {day: (stats[day]["rows"] / listed[day]) if listed[day] else 0.0 for day in days}
+    short = {day: ratio for day, ratio in coverage.items() if ratio < (dataset.min_coverage or 0)}
+    return dg.AssetCheckResult(
+        check_name=ROWS_VS_LISTED,
+        passed=not short,
+        metadata={
+            "dates_checked": len(days),
+            "min_coverage": round(min(coverage.values()), 4) if coverage else None,
+            "short_dates": _dates({day: f"{stats[day]['rows']}/{listed[day]}" for day in short}),
+            "hint": ""
+            if not short
+            else (
+                "stock_basic is empty: materialize it first"
+                if not any(listed.values())
+                else "partial answers: re-materialize these dates"
+            ),
+        },
+    )
 
 
 def _dates(values: dict[date, object], limit: int = 20) -> str:

@@ -68,6 +68,16 @@ class TushareDataset:
     snapshot: bool = False
     # Page by shrinking this date's window instead of by offset (the API documents "split by date").
     page_by_date: str | None = None
+    # A whole-market answer may truly be empty (a day without suspensions): believed after one re-ask.
+    may_be_empty: bool = False
+    # Reference tables fetched whole, one call (and its pages) per parameter set, replaced atomically.
+    snapshot_calls: tuple[dict[str, str], ...] = ()
+    # Datasets that need a code per call (indexes): the parameter, also the column, naming it.
+    code_param: str | None = None
+    # Datasets fetched per stock (full history in one call each), partitioned by stock batch.
+    per_stock: bool = False
+    # Points the account needs (tushare.pro document 108); below them the dataset fails alone.
+    min_points: int = 2000
 
     @property
     def has_report_type(self) -> bool:
@@ -78,6 +88,8 @@ class TushareDataset:
         """Fields without which an answer cannot be stored: keys, the partition date, a report's identity."""
         needed = [name for name in self.key if name != VERSION_HASH]
         needed += [self.date_column] if self.date_column else []
+        needed += [self.code_param] if self.code_param else []
+        needed += ["ts_code"] if self.per_stock else []
         needed += list(self.report_key or ()) + (["ann_date"] if self.report_key else [])
         return tuple(dict.fromkeys(needed))
 
@@ -247,7 +259,143 @@ DISCLOSURE_DATE = TushareDataset(
     row_cap_documented=True,
 )
 
-TRADE_DATE_DATASETS = (DAILY, ADJ_FACTOR, DAILY_BASIC)
+SUSPEND_D = TushareDataset(
+    api_name="suspend_d",
+    description="Trading suspensions (S) and resumptions (R) per day; suspend_timing is empty for a whole day.",
+    columns=columns("ts_code:str trade_date:date suspend_timing:str suspend_type:str"),
+    key=("ts_code", "trade_date", "suspend_type"),
+    # Document 214 states no cap; 5000 is reported by a third party: declared low.
+    row_cap=3000,
+    row_cap_documented=False,
+    date_column="trade_date",
+    # "Updated irregularly" (document 214): the evening sync and the late-corrections job both take it.
+    published_at=time(9, 30),
+    may_be_empty=True,
+)
+
+STK_LIMIT = TushareDataset(
+    api_name="stk_limit",
+    description="Daily up and down price limits of A/B shares and funds (yuan).",
+    columns=columns("trade_date:date ts_code:str pre_close up_limit down_limit"),
+    key=("ts_code", "trade_date"),
+    row_cap=5800,
+    row_cap_documented=True,
+    date_column="trade_date",
+    # Document 183: about 08:40; the permission table says 09:00: the later one.
+    published_at=time(9, 0),
+    min_coverage=0.9,
+    # Undocumented. Chosen late rather than early: an earlier date without rows would fail as unpublished.
+    history_start=date(2007, 1, 4),
+)
+
+NAMECHANGE = TushareDataset(
+    api_name="namechange",
+    description="Every stock's name history (ST and *ST periods included), with the announcement date.",
+    columns=columns("ts_code:str name:str start_date:date end_date:date ann_date:date change_reason:str"),
+    key=(),
+    # Not documented; 10000 reported in tushare issue #1858. The whole table, paged by offset.
+    row_cap=10000,
+    row_cap_documented=False,
+    snapshot=True,
+    # Without parameters: the whole table (a date filter would drop rows without ann_date, #1858).
+    snapshot_calls=({},),
+    min_points=120,
+)
+
+DIVIDEND = TushareDataset(
+    api_name="dividend",
+    description="Dividends and share distributions, one row per stage (预案, 股东大会通过, 实施) of each event.",
+    columns=columns(
+        "ts_code:str end_date:date ann_date:date div_proc:str stk_div stk_bo_rate stk_co_rate cash_div cash_div_tax"
+        " record_date:date ex_date:date pay_date:date div_listdate:date imp_ann_date:date base_date:date base_share"
+    ),
+    key=(),
+    # Not documented; 2000 reported by a third party. One stock's history is far below it.
+    row_cap=2000,
+    row_cap_documented=False,
+    # One call per stock (about 5,800 for the full history) beats one per announcement day (6,000+).
+    per_stock=True,
+)
+
+INDEX_BASIC = TushareDataset(
+    api_name="index_basic",
+    description="Index list: SSE, SZSE, CSI and SW indexes with base dates and points.",
+    columns=columns(
+        "ts_code:str name:str fullname:str market:str publisher:str index_type:str category:str base_date:date"
+        " base_point list_date:date weight_rule:str desc:str exp_date:date"
+    ),
+    key=("ts_code",),
+    # Document 94 states no cap; 8000 reported by a third party.
+    row_cap=8000,
+    row_cap_documented=False,
+    snapshot=True,
+    # `market` defaults to SSE: one call per market.
+    snapshot_calls=({"market": "SSE"}, {"market": "SZSE"}, {"market": "CSI"}, {"market": "SW"}),
+)
+
+INDEX_CLASSIFY = TushareDataset(
+    api_name="index_classify",
+    description="Shenwan (SW2021) industry classification: levels L1, L2, L3 and their parents.",
+    columns=columns("index_code:str industry_name:str parent_code:str level:str industry_code:str is_pub:str src:str"),
+    key=("index_code",),
+    # Not documented; SW2021 has 511 industries in all.
+    row_cap=2000,
+    row_cap_documented=False,
+    snapshot=True,
+    snapshot_calls=({"src": "SW2021"},),
+)
+
+INDEX_MEMBER_ALL = TushareDataset(
+    api_name="index_member_all",
+    description="Shenwan (SW2021) industry of every stock over time: in_date, out_date (history with is_new N).",
+    columns=columns(
+        "l1_code:str l1_name:str l2_code:str l2_name:str l3_code:str l3_name:str ts_code:str name:str"
+        " in_date:date out_date:date is_new:str"
+    ),
+    key=(),
+    row_cap=2000,
+    row_cap_documented=True,
+    snapshot=True,
+    # is_new defaults to Y (current members); N gives the memberships that ended.
+    snapshot_calls=({"is_new": "Y"}, {"is_new": "N"}),
+)
+
+INDEX_DAILY = TushareDataset(
+    api_name="index_daily",
+    description="Daily bars of the synced indexes (points; vol in lots, amount in thousand yuan).",
+    columns=columns("ts_code:str trade_date:date close open high low pre_close change pct_chg vol amount"),
+    key=("ts_code", "trade_date"),
+    row_cap=8000,
+    row_cap_documented=True,
+    # Requires ts_code; one call per index over the whole range, narrowed by date past the cap.
+    code_param="ts_code",
+    page_by_date="trade_date",
+)
+
+INDEX_WEIGHT = TushareDataset(
+    api_name="index_weight",
+    description="Monthly constituent weights (%) of the synced indexes.",
+    columns=columns("index_code:str con_code:str trade_date:date weight"),
+    key=("index_code", "con_code", "trade_date"),
+    # Not documented: declared low.
+    row_cap=2000,
+    row_cap_documented=False,
+    code_param="index_code",
+    page_by_date="trade_date",
+)
+
+TRADE_DATE_DATASETS = (DAILY, ADJ_FACTOR, DAILY_BASIC, SUSPEND_D, STK_LIMIT)
 STATEMENT_DATASETS = (INCOME, BALANCESHEET, CASHFLOW, FINA_INDICATOR)
-ALL_DATASETS = (TRADE_CAL, STOCK_BASIC, *TRADE_DATE_DATASETS, *STATEMENT_DATASETS, DISCLOSURE_DATE)
+SNAPSHOT_DATASETS = (NAMECHANGE, INDEX_BASIC, INDEX_CLASSIFY, INDEX_MEMBER_ALL)
+INDEX_DATASETS = (INDEX_DAILY, INDEX_WEIGHT)
+ALL_DATASETS = (
+    TRADE_CAL,
+    STOCK_BASIC,
+    *TRADE_DATE_DATASETS,
+    *STATEMENT_DATASETS,
+    DISCLOSURE_DATE,
+    *SNAPSHOT_DATASETS,
+    DIVIDEND,
+    *INDEX_DATASETS,
+)
 DATASETS_BY_API = {dataset.api_name: dataset for dataset in ALL_DATASETS}

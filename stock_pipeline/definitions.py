@@ -1,13 +1,17 @@
 import dagster as dg
 
 from stock_pipeline import settings
+from stock_pipeline.assets.corporate_actions import dividend
 from stock_pipeline.assets.financials import disclosure_date, statement_assets
+from stock_pipeline.assets.indexes import index_assets
 from stock_pipeline.assets.market import stock_basic, trade_cal, trade_date_assets
+from stock_pipeline.assets.reference import snapshot_assets
 from stock_pipeline.datasets import ALL_DATASETS
 from stock_pipeline.jobs import (
     daily_sync_job,
     disclosure_date_job,
     financial_statements_job,
+    indexes_job,
     late_corrections_job,
     market_data_job,
     reference_data_job,
@@ -29,7 +33,16 @@ io_bound_executor = dg.multiprocess_executor.configured({"max_concurrent": len(A
 
 defs = dg.Definitions(
     executor=io_bound_executor,
-    assets=[trade_cal, stock_basic, *trade_date_assets, *statement_assets, disclosure_date],
+    assets=[
+        trade_cal,
+        stock_basic,
+        *trade_date_assets,
+        *statement_assets,
+        disclosure_date,
+        *snapshot_assets,
+        dividend,
+        *index_assets,
+    ],
     jobs=[
         reference_data_job,
         market_data_job,
@@ -37,6 +50,7 @@ defs = dg.Definitions(
         late_corrections_job,
         financial_statements_job,
         disclosure_date_job,
+        indexes_job,
     ],
     schedules=[daily_sync_schedule, late_corrections_schedule, disclosure_date_schedule],
     sensors=[

@@ -2,9 +2,21 @@
 
 import dagster as dg
 
-from stock_pipeline.datasets import ADJ_FACTOR, DAILY_BASIC, STATEMENT_DATASETS, TRADE_DATE_DATASETS
+from stock_pipeline.datasets import (
+    ADJ_FACTOR,
+    DAILY_BASIC,
+    INDEX_BASIC,
+    INDEX_CLASSIFY,
+    INDEX_DATASETS,
+    INDEX_MEMBER_ALL,
+    NAMECHANGE,
+    STATEMENT_DATASETS,
+    SUSPEND_D,
+    TRADE_DATE_DATASETS,
+)
 
 REFERENCE_KEYS = [dg.AssetKey("trade_cal"), dg.AssetKey("stock_basic")]
+INDEX_KEYS = [dg.AssetKey(dataset.api_name) for dataset in (INDEX_BASIC, INDEX_CLASSIFY, INDEX_MEMBER_ALL)]
 MARKET_KEYS = [dg.AssetKey(dataset.api_name) for dataset in TRADE_DATE_DATASETS]
 STATEMENT_KEYS = [dg.AssetKey(dataset.api_name) for dataset in STATEMENT_DATASETS]
 
@@ -25,8 +37,9 @@ daily_sync_job = dg.define_asset_job(
 )
 late_corrections_job = dg.define_asset_job(
     "late_corrections_job",
-    selection=dg.AssetSelection.assets(ADJ_FACTOR.api_name, DAILY_BASIC.api_name),
-    description="Re-sync recent adjustment factors and daily indicators, which Tushare corrects after the fact.",
+    selection=dg.AssetSelection.assets(ADJ_FACTOR.api_name, DAILY_BASIC.api_name, SUSPEND_D.api_name),
+    description="Re-sync recent adjustment factors, daily indicators and suspensions, which Tushare corrects or "
+    "completes after the fact.",
 )
 financial_statements_job = dg.define_asset_job(
     "financial_statements_job",
@@ -37,4 +50,12 @@ disclosure_date_job = dg.define_asset_job(
     "disclosure_date_job",
     selection=dg.AssetSelection.assets("disclosure_date"),
     description="Refresh the disclosure calendar of the open report periods.",
+)
+indexes_job = dg.define_asset_job(
+    "indexes_job",
+    selection=dg.AssetSelection.assets(
+        *INDEX_KEYS, NAMECHANGE.api_name, *(dataset.api_name for dataset in INDEX_DATASETS)
+    ),
+    description="Refresh the name history, the index list, the industry classification and membership, and "
+    "the synced indexes' bars and weights.",
 )

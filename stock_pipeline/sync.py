@@ -174,7 +174,7 @@ def sync_trade_dates(
             warehouse.adopt_partitions(dataset, [day.isoformat() for day in report.dates_already_synced], run_id)
 
     # A whole-market answer far short of the stocks listed that day is confirmed with the next page.
-    listed = warehouse.listed_counts(to_fetch)
+    listed = warehouse.expected_counts(to_fetch)
     expected = {day: int(listed[day] * (dataset.min_coverage or 0)) or None for day in to_fetch}
 
     def fetch(day: date) -> tuple[Batch, int]:
@@ -229,8 +229,10 @@ def query_not_empty(
 def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date, expected_rows: int | None) -> Batch:
     published = datetime.now(SHANGHAI) >= datetime.combine(day, dataset.published_at, SHANGHAI)
     # Before the publication time an empty answer is expected: fail at once. After it, ask again.
-    reasks = EMPTY_REASKS if published else 0
+    reasks = (1 if dataset.may_be_empty else EMPTY_REASKS) if published else 0
     frame = query_not_empty(client, dataset, {"trade_date": tushare_date(day)}, reasks, expected_rows=expected_rows)
+    if not frame.items and published and dataset.may_be_empty:
+        return frame_to_batch(dataset, frame)  # e.g. a day without suspensions, asked twice
     if not frame.items:
         raise TushareNotPublishedError(
             f"no rows for open trading day {day} (asked {reasks + 1} time(s)). Tushare publishes "

@@ -24,6 +24,7 @@ from stock_pipeline.datasets import (
     ALL_DATASETS,
     DISCLOSURE_DATE,
     STOCK_BASIC,
+    SUSPEND_D,
     TRADE_CAL,
     VERSION_HASH,
     TushareDataset,
@@ -62,11 +63,14 @@ def _dataset_table(dataset: TushareDataset) -> sa.Table:
         indexes.append(sa.Index(f"ix_{dataset.api_name}_{dataset.date_column}", dataset.date_column))
     if dataset.report_key:
         indexes.append(sa.Index(f"ix_{dataset.api_name}_report", *dataset.report_key))
+    for name in (dataset.code_param, "ts_code" if dataset.per_stock or not dataset.key else None):
+        if name and name in dataset.fields and name not in dataset.key[:1]:
+            indexes.append(sa.Index(f"ix_{dataset.api_name}_{name}", name))
     return sa.Table(
         dataset.api_name,
         metadata,
         *table_columns,
-        sa.PrimaryKeyConstraint(*dataset.key, name=f"pk_{dataset.api_name}"),
+        *([sa.PrimaryKeyConstraint(*dataset.key, name=f"pk_{dataset.api_name}")] if dataset.key else []),
         *indexes,
         comment=dataset.description,
     )
@@ -187,7 +191,7 @@ def _without_duplicates(dataset: TushareDataset, batch: Batch) -> Batch:
 
     Versioned datasets have no key before their versions are identified: every distinct row is kept."""
     unique_rows = list(dict.fromkeys(batch.rows()))
-    if dataset.report_key:
+    if dataset.report_key or not dataset.key:
         return batch if len(unique_rows) == len(batch) else Batch(tuple(zip(*unique_rows)), *batch_drift(batch))
     key_positions = [dataset.fields.index(name) for name in dataset.key]
     keys = {tuple(row[position] for position in key_positions) for row in unique_rows}
@@ -219,6 +223,16 @@ def _parse_int_strings(dataset: TushareDataset, name: str, values: Sequence[Any]
         return tuple(None if value is None else int(value) for value in values)
     except ValueError:
         raise TushareSchemaError(f"column `{name}` should hold integers", api_name=dataset.api_name) from None
+
+
+def _joined(columns: Sequence[sa.ColumnElement]) -> sa.ColumnElement:
+    """One expression distinct exactly when the tuple of `columns` is (COUNT DISTINCT takes one)."""
+    if len(columns) == 1:
+        return columns[0]
+    joined = sa.cast(columns[0], sa.String)
+    for column in columns[1:]:
+        joined = joined + "|" + sa.cast(column, sa.String)
+    return joined
 
 
 def tushare_date(value: date) -> str:
@@ -301,6 +315,20 @@ class Warehouse:
             conn.execute(table.delete().where(table.c[dataset.date_column] == day))
             self._bulk_insert(conn, table.name, dataset, batch)
             self._log_partition(conn, dataset, day.isoformat(), len(batch), run_id)
+
+    def replace_rows(
+        self, dataset: TushareDataset, batch: Batch, partition_key: str, where: dict[str, Sequence[str]] | None = None
+    ) -> None:
+        """Atomically replace the rows matching `where` (column -> values; all rows when None) and log
+        the partition as synced: a snapshot, one index's history, one stock's events."""
+        table = TABLES[dataset.api_name]
+        with self.engine.begin() as conn:
+            delete = table.delete()
+            for name, values in (where or {}).items():
+                delete = delete.where(table.c[name].in_(list(values)))
+            conn.execute(delete)
+            self._bulk_insert(conn, table.name, dataset, batch)
+            self._log_partition(conn, dataset, partition_key, len(batch), None)
 
     def upsert(self, dataset: TushareDataset, batch: Batch, run_id: str | None = None) -> None:
         """Insert new rows and update existing ones by primary key; never deletes (nothing is pruned)."""
@@ -561,6 +589,24 @@ class Warehouse:
         delisted = sorted(delist_date for _, delist_date in spans if delist_date is not None)
         return {day: bisect_right(listed, day) - bisect_right(delisted, day) for day in days}
 
+    def expected_counts(self, days: Iterable[date]) -> dict[date, int]:
+        """Stocks expected to trade each day: listed (`stock_basic`), less those suspended all day
+        (`suspend_d`: type S without an intraday window)."""
+        days = list(days)
+        listed = self.listed_counts(days)
+        table = TABLES[SUSPEND_D.api_name]
+        whole_day = sa.and_(table.c.suspend_type == "S", table.c.suspend_timing.is_(None))
+        suspended: dict[date, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(days), 500):
+                query = (
+                    sa.select(table.c.trade_date, sa.func.count(sa.distinct(table.c.ts_code)))
+                    .where(whole_day, table.c.trade_date.in_(days[start : start + 500]))
+                    .group_by(table.c.trade_date)
+                )
+                suspended |= dict(conn.execute(query).all())
+        return {day: max(listed[day] - suspended.get(day, 0), 0) for day in days}
+
     def date_stats(self, dataset: TushareDataset, days: Sequence[date]) -> dict[date, dict[str, int]]:
         """Per trading date: rows, distinct keys and (for bars) rows breaking OHLC/volume sanity."""
         table = TABLES[dataset.api_name]
@@ -568,7 +614,7 @@ class Warehouse:
         other_key = [table.c[name] for name in dataset.key if name != dataset.date_column]
         measures = [
             sa.func.count().label("rows"),
-            sa.func.count(sa.distinct(*other_key)).label("distinct_keys"),
+            sa.func.count(sa.distinct(_joined(other_key))).label("distinct_keys"),
         ]
         if {"open", "high", "low", "close", "vol"} <= set(dataset.fields):
             c = table.c

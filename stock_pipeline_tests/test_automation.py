@@ -46,8 +46,9 @@ def test_the_daily_schedule_syncs_trading_days_only(server, warehouse_url):
     assert isinstance(holiday, dg.SkipReason) and "2024-05-02 is not a trading day" in holiday.skip_message
     result = _defs(resources).resolve_job_def("daily_sync_job").execute_in_process(partition_key=request.partition_key)
     materialized = {event.asset_key.path[0] for event in result.get_asset_materialization_events()}
-    assert materialized == {"trade_cal", "stock_basic", "daily", "adj_factor", "daily_basic"}
-    assert server.stats()["calls"]["daily"] == 1
+    market = {"daily", "adj_factor", "daily_basic", "suspend_d", "stk_limit"}
+    assert materialized == {"trade_cal", "stock_basic", *market}
+    assert all(server.stats()["calls"][api] == 1 for api in market)
 
 
 def test_late_corrections_resync_the_previous_k_trading_days(server, warehouse_url):

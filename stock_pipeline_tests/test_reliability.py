@@ -151,7 +151,8 @@ def _no_partial_dates(server, url: str, days: list[str]) -> set[str]:
             assert len(stored) == len(set(stored))
             if stored:
                 expected = server_items(server, dataset.api_name, {"trade_date": day.replace("-", "")}, ("ts_code",))
-                assert [row[0] for row in stored] == sorted(item[0] for item in expected), (dataset.api_name, day)
+                codes = sorted(row[dataset.fields.index("ts_code")] for row in stored)
+                assert codes == sorted(item[0] for item in expected), (dataset.api_name, day)
                 complete.add((dataset.api_name, day))
     return complete
 
