@@ -68,7 +68,8 @@ class TushareDataset:
     snapshot: bool = False
     # Page by shrinking this date's window instead of by offset (the API documents "split by date").
     page_by_date: str | None = None
-    # A whole-market answer may truly be empty (a day without suspensions): believed after one re-ask.
+    # A whole-market answer may truly be empty (a day without suspensions): believed when asked again
+    # stays empty (an empty answer is as often a fault of the service).
     may_be_empty: bool = False
     # Reference tables fetched whole, one call (and its pages) per parameter set, replaced atomically.
     snapshot_calls: tuple[dict[str, str], ...] = ()

@@ -229,10 +229,10 @@ def query_not_empty(
 def _fetch_date(client: TushareClient, dataset: TushareDataset, day: date, expected_rows: int | None) -> Batch:
     published = datetime.now(SHANGHAI) >= datetime.combine(day, dataset.published_at, SHANGHAI)
     # Before the publication time an empty answer is expected: fail at once. After it, ask again.
-    reasks = (1 if dataset.may_be_empty else EMPTY_REASKS) if published else 0
+    reasks = EMPTY_REASKS if published else 0
     frame = query_not_empty(client, dataset, {"trade_date": tushare_date(day)}, reasks, expected_rows=expected_rows)
     if not frame.items and published and dataset.may_be_empty:
-        return frame_to_batch(dataset, frame)  # e.g. a day without suspensions, asked twice
+        return frame_to_batch(dataset, frame)  # a day without suspensions, still empty when asked again
     if not frame.items:
         raise TushareNotPublishedError(
             f"no rows for open trading day {day} (asked {reasks + 1} time(s)). Tushare publishes "
