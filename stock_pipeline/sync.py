@@ -383,7 +383,7 @@ def fetch_statement_history(
         # Only the latest statement must exist; the other types exist only for changed statements.
         type_reasks = reasks if report_type in (None, LATEST_STATEMENT) else 0
         if dataset.page_by_date:
-            batch = _query_by_date_windows(client, dataset, params, type_reasks)
+            batch = query_by_date_windows(client, dataset, params, type_reasks)
         else:
             frame = query_not_empty(client, dataset, params, type_reasks)
             batch = frame_to_batch(dataset, _with_requested(frame, "report_type", report_type))
@@ -411,7 +411,7 @@ def _check_answer_is_for(dataset: TushareDataset, batch: Batch, name: str, wante
         )
 
 
-def _query_by_date_windows(client: TushareClient, dataset: TushareDataset, params: dict, reasks: int) -> Batch:
+def query_by_date_windows(client: TushareClient, dataset: TushareDataset, params: dict, reasks: int) -> Batch:
     """Page by date, as the API documents: answers come newest first, so after a full answer ask again
     for the periods up to its oldest one (inclusive: that period may have been cut)."""
     column = dataset.fields.index(dataset.page_by_date)

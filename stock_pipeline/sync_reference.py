@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from stock_pipeline.datasets import TushareDataset
-from stock_pipeline.sync import EMPTY_REASKS, RUN_STOPPING_ERRORS, FieldDrift, query_not_empty
-from stock_pipeline.tushare.client import MAX_PAGES, TushareClient
+from stock_pipeline.sync import (
+    EMPTY_REASKS,
+    RUN_STOPPING_ERRORS,
+    FieldDrift,
+    query_by_date_windows,
+    query_not_empty,
+)
+from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.errors import (
     TushareError,
     TushareNotPublishedError,
-    TusharePagingError,
     TushareSchemaError,
 )
 from stock_pipeline.warehouse import Batch, Warehouse, concat_batches, frame_to_batch, tushare_date
@@ -71,26 +76,8 @@ def sync_code_history(
     date while answers are full (they come newest first), then replaced atomically."""
     started = time.monotonic()
     report = TableReport()
-    column = dataset.fields.index(dataset.page_by_date)
     params = {dataset.code_param: code, "start_date": tushare_date(start), "end_date": tushare_date(end)}
-    batches: list[Batch] = []
-    window, reasks = dict(params), EMPTY_REASKS
-    for _ in range(MAX_PAGES):
-        frame = query_not_empty(client, dataset, window, reasks, by_offset=False)
-        batch = report.drift.add(frame_to_batch(dataset, frame))
-        batches.append(batch)
-        if len(frame) < dataset.row_cap:
-            break
-        oldest = min(batch.columns[column])
-        if window["end_date"] == oldest:
-            raise TusharePagingError(
-                f"{len(frame)} rows for {dataset.page_by_date} {oldest} alone reach the {dataset.row_cap}-row cap",
-                api_name=dataset.api_name,
-            )
-        window, reasks = {**params, "end_date": oldest}, 0
-    else:
-        raise TusharePagingError(f"more than {MAX_PAGES} date windows for {params}", api_name=dataset.api_name)
-    batch = concat_batches(dataset, batches)
+    batch = report.drift.add(query_by_date_windows(client, dataset, params, EMPTY_REASKS))
     if not len(batch):
         raise TushareNotPublishedError(
             f"no rows for {code} between {start} and {end}: is it a code Tushare knows, and within the "
