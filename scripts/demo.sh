@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up, then sync the trading calendar, the stock list and the last DEMO_DAYS trading days of daily
-# bars, adjustment factors and daily indicators into the embedded SQLite warehouse (./data), with
+# bars, adjustment factors, daily indicators, suspensions and price limits into the embedded SQLite
+# warehouse (./data), with
 # Dagster's own storage in ./.dagster_home. Without TUSHARE_TOKEN it uses the bundled SYNTHETIC server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +26,5 @@ fi
 
 dagster asset materialize -m stock_pipeline --select trade_cal,stock_basic
 range="$(python -m stock_pipeline.demo recent-range --days "$DEMO_DAYS")"
-dagster asset materialize -m stock_pipeline --select daily,adj_factor,daily_basic --partition-range "$range"
+dagster asset materialize -m stock_pipeline --select daily,adj_factor,daily_basic,suspend_d,stk_limit --partition-range "$range"
 python -m stock_pipeline.demo summary

@@ -51,7 +51,7 @@ def summary(warehouse: Warehouse) -> str:
                 sa.select(sa.func.count(), sa.func.count(sa.distinct(day)), sa.func.min(day), sa.func.max(day))
             ).one()
             lines.append(f"{dataset.api_name:<12} {rows:>9} rows    {dates} trading dates {first} .. {last}")
-    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey("daily"))
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(STOCK_BASIC.api_name))
     if event and event.asset_materialization:
         source = event.asset_materialization.metadata.get("source")
         lines.append(f"Source: {source.value if source else 'unknown'}")
