@@ -30,7 +30,7 @@ from stock_pipeline.tushare.errors import (
     TushareUnavailableError,
     TushareUnknownApiError,
 )
-from stock_pipeline.warehouse import Batch, Warehouse, concat_batches, frame_to_batch, tushare_date
+from stock_pipeline.warehouse import Batch, Warehouse, concat_batches, frame_to_batch, merged_by_key, tushare_date
 
 SHANGHAI = ZoneInfo(TIMEZONE)
 # How many times an empty answer is asked again before it is believed (or reported).
@@ -108,11 +108,7 @@ def sync_stock_basic(client: TushareClient, warehouse: Warehouse) -> SyncReport:
             "no listed stocks (list_status=L) in the answer; refusing to treat it as an empty market",
             api_name=STOCK_BASIC.api_name,
         )
-    code = STOCK_BASIC.fields.index("ts_code")
-    merged: dict[str, tuple] = {}
-    for frame in frames:
-        merged |= {row[code]: row for row in report.drift.add(frame_to_batch(STOCK_BASIC, frame)).rows()}
-    batch = Batch(tuple(zip(*merged.values())))
+    batch = report.drift.add(merged_by_key(STOCK_BASIC, [frame_to_batch(STOCK_BASIC, frame) for frame in frames]))
     warehouse.upsert(STOCK_BASIC, batch)
     report.rows = len(batch)
     report.elapsed_seconds = time.monotonic() - started

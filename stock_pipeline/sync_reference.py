@@ -22,7 +22,7 @@ from stock_pipeline.tushare.errors import (
     TushareNotPublishedError,
     TushareSchemaError,
 )
-from stock_pipeline.warehouse import Batch, Warehouse, concat_batches, frame_to_batch, tushare_date
+from stock_pipeline.warehouse import Warehouse, frame_to_batch, merged_by_key, tushare_date
 
 ALL_ROWS = "__all__"
 
@@ -48,25 +48,17 @@ def sync_snapshot(client: TushareClient, warehouse: Warehouse, dataset: TushareD
         batch = report.drift.add(frame_to_batch(dataset, query_not_empty(client, dataset, dict(params), 0)))
         report.rows_by_part[",".join(f"{k}={v}" for k, v in params.items()) or ALL_ROWS] = len(batch)
         batches.append(batch)
-    batch = concat_batches(dataset, batches)
+    # Several calls may return one row twice (an index listed under two markets): the last one wins.
+    batch = merged_by_key(dataset, batches)
     if not len(batch):
         raise TushareNotPublishedError(
             f"every call answered no rows ({list(dataset.snapshot_calls)}); refusing to empty the table",
             api_name=dataset.api_name,
         )
-    warehouse.replace_rows(dataset, _merged_by_key(dataset, batch), ALL_ROWS)
+    warehouse.replace_rows(dataset, batch, ALL_ROWS)
     report.rows = len(batch)
     report.elapsed_seconds = time.monotonic() - started
     return report
-
-
-def _merged_by_key(dataset: TushareDataset, batch: Batch) -> Batch:
-    """Several calls may return one row twice (an index listed under two markets): the last one wins."""
-    if not dataset.key:
-        return batch
-    positions = [dataset.fields.index(name) for name in dataset.key]
-    merged = {tuple(row[position] for position in positions): row for row in batch.rows()}
-    return Batch(tuple(zip(*merged.values())), batch.missing_fields, batch.extra_fields)
 
 
 def sync_code_history(

@@ -217,6 +217,17 @@ def concat_batches(dataset: TushareDataset, batches: Sequence[Batch]) -> Batch:
     return _without_duplicates(dataset, combined)
 
 
+def merged_by_key(dataset: TushareDataset, batches: Sequence[Batch]) -> Batch:
+    """One batch from several answers that may each hold a row of the same key (a stock whose listing
+    status changed between calls): the later answer wins. Keyless datasets lose only exact repeats."""
+    rows = [row for batch in batches for row in batch.rows()]
+    positions = [dataset.fields.index(name) for name in dataset.key]
+    merged = {tuple(row[p] for p in positions) if positions else row: row for row in rows}
+    missing = tuple(dict.fromkeys(name for batch in batches for name in batch.missing_fields))
+    extra = tuple(dict.fromkeys(name for batch in batches for name in batch.extra_fields))
+    return Batch(tuple(zip(*merged.values())) if merged else (), missing, extra)
+
+
 def _parse_int_strings(dataset: TushareDataset, name: str, values: Sequence[Any]) -> tuple:
     # `trade_cal.is_open` is documented as a string but sent as a JSON integer; accept both spellings.
     try:
