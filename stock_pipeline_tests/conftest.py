@@ -1,5 +1,6 @@
 """Shared fixtures: a real synthetic Tushare server process and a real warehouse (SQLite or PostgreSQL)."""
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -59,18 +60,26 @@ def postgres_admin_url() -> str:
     return POSTGRES_ADMIN_URL
 
 
+@contextlib.contextmanager
+def fresh_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database named `<prefix>_<random>`, dropped on exit; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
 @pytest.fixture
 def postgres_url(postgres_admin_url) -> Iterator[str]:
     """A fresh PostgreSQL database per test, dropped afterwards."""
-    name = f"sp_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = sa.engine.make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    with fresh_postgres_database(postgres_admin_url, "sp_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

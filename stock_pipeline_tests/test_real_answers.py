@@ -12,7 +12,6 @@ a file without an entry fails.
 import copy
 import json
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from stock_pipeline.tushare.errors import (
     TushareUnknownApiError,
 )
 from stock_pipeline.warehouse import Warehouse
+from stock_pipeline_tests.conftest import fresh_postgres_database
 
 ANSWERS_DIR = Path(__file__).parent / "real_answers"
 TOKEN = "replay-token-0123456789abcdef0123456789abcdef0123456789"
@@ -319,15 +319,8 @@ def _int(value: Any) -> int:
 @pytest.fixture(scope="module")
 def module_postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for this module, dropped afterwards."""
-    name = f"sp_real_answers_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = sa.engine.make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.dispose()
+    with fresh_postgres_database(postgres_admin_url, "sp_real_answers") as url:
+        yield url
 
 
 def _empty_warehouse_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
