@@ -23,11 +23,11 @@ from pathlib import Path
 import dagster as dg
 import requests
 
-from stock_pipeline.assets.financials import disclosure_date, statement_assets
 from stock_pipeline.datasets import DEFAULT_REPORT_TYPES, STATEMENT_DATASETS
-from stock_pipeline.partitions import batch_of
+from stock_pipeline.defs.financials.assets import disclosure_date, statement_assets
+from stock_pipeline.defs.financials.partitions import batch_of
+from stock_pipeline.defs.financials.sensors import statement_disclosure_sensor
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
-from stock_pipeline.sensors import statement_disclosure_sensor
 from stock_pipeline.tushare.client import TushareFrame
 from stock_pipeline.warehouse import Batch, Warehouse, frame_to_batch
 from stock_pipeline_tests.cli import MATERIALIZE, REPO, dagster_home, project_env

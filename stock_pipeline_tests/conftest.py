@@ -17,8 +17,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from stock_pipeline.assets.market import stock_basic, trade_cal
 from stock_pipeline.datasets import TushareDataset
+from stock_pipeline.defs.reference.assets import stock_basic, trade_cal
 from stock_pipeline.resources import TushareResource, WarehouseResource
 from stock_pipeline.warehouse import TABLES
 from tushare_double.app import ServerConfig

@@ -8,13 +8,16 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from stock_pipeline.assets.financials import disclosure_date, statement_assets
-from stock_pipeline.assets.market import stock_basic, trade_cal, trade_date_assets
-from stock_pipeline.jobs import daily_sync_job, late_corrections_job, market_data_job
-from stock_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, last_published_trading_days
+from stock_pipeline.defs.financials.assets import disclosure_date, statement_assets
+from stock_pipeline.defs.market.assets import trade_date_assets
+from stock_pipeline.defs.market.jobs import daily_sync_job, late_corrections_job, market_data_job
+from stock_pipeline.defs.market.partitions import last_published_trading_days
+from stock_pipeline.defs.market.schedules import daily_sync_schedule, late_corrections_schedule
+from stock_pipeline.defs.market.sensors import gap_compensation_sensor
+from stock_pipeline.defs.operations.alerts import AlertResource, run_failure_alert_sensor
+from stock_pipeline.defs.reference.assets import stock_basic, trade_cal
+from stock_pipeline.defs.shared import RANGE_END_TAG, RANGE_START_TAG
 from stock_pipeline.resources import SyncPolicyResource
-from stock_pipeline.schedules import daily_sync_schedule, late_corrections_schedule
-from stock_pipeline.sensors import AlertResource, gap_compensation_sensor, run_failure_alert_sensor
 from stock_pipeline.warehouse import Warehouse
 from stock_pipeline_tests.conftest import TEST_TOKEN, make_resources, materialize_reference, range_tags
 from tushare_double.app import ServerConfig

@@ -7,7 +7,7 @@ import time
 import sqlalchemy as sa
 
 from stock_pipeline import settings
-from stock_pipeline.assets.market import trade_date_assets
+from stock_pipeline.defs.market.assets import trade_date_assets
 from stock_pipeline.resources import TushareResource
 from stock_pipeline.tushare.errors import TushareHourlyLimitError, TushareQuotaError, TushareRateLimitError, classify
 from stock_pipeline.tushare.rate_limit import CallBudget, call_log, calls_per_minute_for_points

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
-from stock_pipeline.partitions import batch_of
+from stock_pipeline.defs.financials.partitions import batch_of
 from stock_pipeline_tests.cli import REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.conftest import TEST_TOKEN, server_items
 from stock_pipeline_tests.deployment import (

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from stock_pipeline import sync
-from stock_pipeline.assets.financials import statement_assets
-from stock_pipeline.assets.market import trade_date_assets
 from stock_pipeline.datasets import DAILY, FINA_INDICATOR, INCOME, STOCK_BASIC, TRADE_CAL
-from stock_pipeline.partitions import batch_of
+from stock_pipeline.defs.financials.assets import statement_assets
+from stock_pipeline.defs.financials.partitions import batch_of
+from stock_pipeline.defs.market.assets import trade_date_assets
 from stock_pipeline.resources import SyncPolicyResource
 from stock_pipeline.statements import as_of
 from stock_pipeline.tushare.client import TushareClient, TushareFrame

@@ -7,11 +7,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from stock_pipeline.assets.financials import disclosure_date, statement_assets
 from stock_pipeline.datasets import FINA_INDICATOR, INCOME
-from stock_pipeline.partitions import batch_of
+from stock_pipeline.defs.financials.assets import disclosure_date, statement_assets
+from stock_pipeline.defs.financials.partitions import batch_of
+from stock_pipeline.defs.financials.sensors import statement_disclosure_sensor, statement_retry_sensor
 from stock_pipeline.resources import SyncPolicyResource
-from stock_pipeline.sensors import statement_disclosure_sensor, statement_retry_sensor
 from stock_pipeline.statements import as_of
 from stock_pipeline.warehouse import TABLES, Warehouse
 from stock_pipeline_tests.conftest import failure_message, make_resources, materialize_reference, server_items

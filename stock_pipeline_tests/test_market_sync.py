@@ -7,10 +7,10 @@ import pandas as pd
 import sqlalchemy as sa
 import tushare
 
-from stock_pipeline import checks
-from stock_pipeline.assets.market import trade_date_assets
 from stock_pipeline.datasets import ADJ_FACTOR, DAILY, DAILY_BASIC, STOCK_BASIC, TRADE_CAL, TRADE_DATE_DATASETS
-from stock_pipeline.partitions import build_trading_days
+from stock_pipeline.defs.market import checks
+from stock_pipeline.defs.market.assets import trade_date_assets
+from stock_pipeline.defs.market.partitions import build_trading_days
 from stock_pipeline.warehouse import TABLES, Warehouse
 from stock_pipeline_tests.conftest import (
     failure_message,

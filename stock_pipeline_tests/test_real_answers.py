@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from stock_pipeline import sync
 from stock_pipeline.datasets import DATASETS_BY_API, TushareDataset
-from stock_pipeline.partitions import batch_of
+from stock_pipeline.defs.financials.partitions import batch_of
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.errors import (
     TushareAuthError,

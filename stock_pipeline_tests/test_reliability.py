@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from stock_pipeline.assets.financials import statement_assets
-from stock_pipeline.assets.market import trade_date_assets
 from stock_pipeline.datasets import ALL_DATASETS, DAILY, FIRST_SEEN_AT, TRADE_DATE_DATASETS
+from stock_pipeline.defs.financials.assets import statement_assets
+from stock_pipeline.defs.market.assets import trade_date_assets
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
 from stock_pipeline.warehouse import Warehouse
 from stock_pipeline_tests.cli import BIN, MATERIALIZE, REPO, dagster_home, materialize, project_env

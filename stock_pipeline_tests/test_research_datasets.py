@@ -9,11 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 import stock_pipeline as sp
-from stock_pipeline import checks
-from stock_pipeline.assets.corporate_actions import dividend
-from stock_pipeline.assets.indexes import index_assets
-from stock_pipeline.assets.market import trade_date_assets
-from stock_pipeline.assets.reference import snapshot_assets
 from stock_pipeline.datasets import (
     DAILY,
     DIVIDEND,
@@ -24,8 +19,13 @@ from stock_pipeline.datasets import (
     SUSPEND_D,
     TushareDataset,
 )
-from stock_pipeline.jobs import daily_sync_job, late_corrections_job
-from stock_pipeline.partitions import batch_of
+from stock_pipeline.defs.financials.dividends import dividend
+from stock_pipeline.defs.financials.partitions import batch_of
+from stock_pipeline.defs.indexes.assets import index_history_assets, index_snapshot_assets
+from stock_pipeline.defs.market import checks
+from stock_pipeline.defs.market.assets import trade_date_assets
+from stock_pipeline.defs.market.jobs import daily_sync_job, late_corrections_job
+from stock_pipeline.defs.reference.assets import namechange
 from stock_pipeline.warehouse import TABLES, Warehouse
 from stock_pipeline_tests.conftest import (
     SERVER_NOW,
@@ -50,7 +50,8 @@ WHOLE_TABLE = {
     "index_classify": [{"src": "SW2021"}],
     "index_member_all": [{"is_new": "Y"}, {"is_new": "N"}],
 }
-ASSETS = {asset.key.path[0]: asset for asset in (*trade_date_assets, *snapshot_assets, *index_assets, dividend)}
+SNAPSHOT_ASSETS = [namechange, *index_snapshot_assets]
+ASSETS = {asset.key.path[0]: asset for asset in (*trade_date_assets, *SNAPSHOT_ASSETS, *index_history_assets, dividend)}
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_snapshots_equal_the_services_answers(server, warehouse_url):
     resources = make_resources(server, warehouse_url)
     assert materialize_reference(resources).success
 
-    result = dg.materialize(snapshot_assets, resources=resources)
+    result = dg.materialize(SNAPSHOT_ASSETS, resources=resources)
 
     assert result.success
     for dataset in SNAPSHOT_DATASETS:
@@ -187,7 +188,7 @@ def _whole_day_suspensions(url: str) -> list[tuple]:
 def test_the_universe_of_a_day_is_what_was_known_that_day(server, warehouse_url):
     resources = make_resources(server, warehouse_url)
     assert materialize_reference(resources).success
-    assert dg.materialize(snapshot_assets, resources=resources).success
+    assert dg.materialize(SNAPSHOT_ASSETS, resources=resources).success
     assert materialize_dates([ASSETS["suspend_d"], ASSETS["stk_limit"]], resources, *DAYS).success
     engine = sa.create_engine(warehouse_url)
     with engine.connect() as conn:
@@ -229,7 +230,7 @@ def test_the_universe_of_a_day_is_what_was_known_that_day(server, warehouse_url)
 def test_the_universe_never_shows_a_name_announced_after_the_day(server, warehouse_url):
     resources = make_resources(server, warehouse_url)
     assert materialize_reference(resources).success
-    assert dg.materialize(snapshot_assets, resources=resources).success
+    assert dg.materialize(SNAPSHOT_ASSETS, resources=resources).success
     engine = sa.create_engine(warehouse_url)
     with engine.connect() as conn:
         changes = conn.execute(

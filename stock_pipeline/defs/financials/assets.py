@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
-from stock_pipeline import checks, settings, sync
-from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys, unfinished_runs
+from stock_pipeline import settings, sync
 from stock_pipeline.datasets import DISCLOSURE_DATE, STATEMENT_DATASETS, STOCK_BASIC, TushareDataset
-from stock_pipeline.partitions import batch_of, stock_batches
+from stock_pipeline.defs import checks
+from stock_pipeline.defs.financials.partitions import batch_of, stock_batches
+from stock_pipeline.defs.shared import KINDS, call_metadata, failing_clearly, partition_keys, unfinished_runs
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
 from stock_pipeline.warehouse import Warehouse
 

@@ -3,11 +3,12 @@ history (fewer calls than one per announcement day), each stock's rows replaced 
 
 import dagster as dg
 
-from stock_pipeline import checks, sync_reference
-from stock_pipeline.assets.financials import FINANCIALS_GROUP
-from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys
+from stock_pipeline import sync_reference
 from stock_pipeline.datasets import DIVIDEND, STOCK_BASIC
-from stock_pipeline.partitions import batch_of, stock_batches
+from stock_pipeline.defs import checks
+from stock_pipeline.defs.financials.assets import FINANCIALS_GROUP
+from stock_pipeline.defs.financials.partitions import batch_of, stock_batches
+from stock_pipeline.defs.shared import KINDS, call_metadata, failing_clearly, partition_keys
 from stock_pipeline.resources import TushareResource, WarehouseResource
 
 

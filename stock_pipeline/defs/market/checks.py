@@ -1,4 +1,4 @@
-"""Asset checks for trading-date datasets, evaluated over the dates a run wrote."""
+"""Checks of trading-date datasets, evaluated over the dates a run wrote: keys, coverage, OHLC sanity."""
 
 from collections.abc import Sequence
 from datetime import date
@@ -6,9 +6,9 @@ from datetime import date
 import dagster as dg
 
 from stock_pipeline.datasets import TushareDataset
+from stock_pipeline.defs.checks import upstream_fields_spec
 from stock_pipeline.warehouse import Warehouse
 
-UPSTREAM_FIELDS = "upstream_fields"
 UNIQUE_KEYS = "unique_keys"
 ROWS_VS_LISTED = "rows_vs_listed"
 OHLC_SANITY = "ohlc_sanity"
@@ -38,31 +38,6 @@ def check_specs(dataset: TushareDataset) -> list[dg.AssetCheckSpec]:
             )
         )
     return specs
-
-
-def upstream_fields_spec(dataset: TushareDataset) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        UPSTREAM_FIELDS,
-        asset=dataset.api_name,
-        description="Every declared field came in the answers (a field the service dropped is stored as NULL).",
-    )
-
-
-def upstream_fields_result(missing: set[str], extra: set[str]) -> dg.AssetCheckResult:
-    """WARN when answers lacked declared fields: they are stored as NULL, so say which."""
-    return dg.AssetCheckResult(
-        check_name=UPSTREAM_FIELDS,
-        passed=not missing,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "fields_missing_upstream": ", ".join(sorted(missing)),
-            "fields_unrequested": ", ".join(sorted(extra)),
-        },
-    )
-
-
-def drift_metadata(missing: set[str], extra: set[str]) -> dict[str, str]:
-    return {"fields_missing_upstream": ", ".join(sorted(missing)), "fields_unrequested": ", ".join(sorted(extra))}
 
 
 def evaluate(warehouse: Warehouse, dataset: TushareDataset, days: Sequence[date]) -> list[dg.AssetCheckResult]:

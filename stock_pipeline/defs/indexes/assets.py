@@ -1,5 +1,7 @@
-"""Index histories, partitioned by index code (`STOCK_PIPELINE_INDEXES`): each partition is one
-index's whole range in one call, narrowed by date past the cap, replaced atomically."""
+"""Indexes: the index list, the Shenwan industry classification and every stock's membership over time
+(snapshots fetched whole), and the synced indexes' bars and weights, partitioned by index code
+(`STOCK_PIPELINE_INDEXES`): each partition is one index's whole range in one call, narrowed by date past
+the cap, replaced atomically."""
 
 import time
 from datetime import date, datetime
@@ -7,14 +9,20 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from stock_pipeline import checks, settings, sync_reference
-from stock_pipeline.assets.market import KINDS, call_metadata, failing_clearly, partition_keys
-from stock_pipeline.assets.reference import INDEXES_GROUP
-from stock_pipeline.datasets import INDEX_BASIC, INDEX_DATASETS, TushareDataset
+from stock_pipeline import settings, sync_reference
+from stock_pipeline.datasets import INDEX_BASIC, INDEX_CLASSIFY, INDEX_DATASETS, INDEX_MEMBER_ALL, TushareDataset
+from stock_pipeline.defs import checks
+from stock_pipeline.defs.indexes.partitions import index_codes
+from stock_pipeline.defs.reference.assets import build_snapshot_asset
+from stock_pipeline.defs.shared import KINDS, call_metadata, failing_clearly, partition_keys
 from stock_pipeline.resources import TushareResource, WarehouseResource
 from stock_pipeline.sync import FieldDrift
 
-index_codes = dg.StaticPartitionsDefinition(list(settings.index_codes()))
+INDEXES_GROUP = "indexes"
+
+index_snapshot_assets = [
+    build_snapshot_asset(dataset, INDEXES_GROUP) for dataset in (INDEX_BASIC, INDEX_CLASSIFY, INDEX_MEMBER_ALL)
+]
 
 
 def build_index_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
@@ -57,4 +65,4 @@ def build_index_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
     return _asset
 
 
-index_assets = [build_index_asset(dataset) for dataset in INDEX_DATASETS]
+index_history_assets = [build_index_asset(dataset) for dataset in INDEX_DATASETS]

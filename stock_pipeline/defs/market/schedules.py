@@ -1,13 +1,13 @@
-"""Schedules: the daily incremental sync, late corrections, and the disclosure calendar refresh."""
+"""Schedules: the daily incremental sync and the re-sync of late corrections."""
 
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from stock_pipeline import settings
-from stock_pipeline.datasets import ADJ_FACTOR, DAILY_BASIC
-from stock_pipeline.jobs import daily_sync_job, disclosure_date_job, late_corrections_job
-from stock_pipeline.partitions import RANGE_END_TAG, RANGE_START_TAG, last_published_trading_days, trading_days
+from stock_pipeline.defs.market.jobs import LATE_CORRECTED, daily_sync_job, late_corrections_job
+from stock_pipeline.defs.market.partitions import last_published_trading_days, trading_days
+from stock_pipeline.defs.shared import RANGE_END_TAG, RANGE_START_TAG
 from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
 
 SHANGHAI = ZoneInfo(settings.TIMEZONE)
@@ -35,7 +35,7 @@ def daily_sync_schedule(context: dg.ScheduleEvaluationContext, warehouse: Wareho
     cron_schedule=f"{_minute} {(_hour + 2) % 24} * * 1-5",
     execution_timezone=settings.TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Re-sync the last K trading days of adj_factor and daily_basic: Tushare corrects history.",
+    description="Re-sync the last K trading days of adj_factor, daily_basic and suspend_d: Tushare corrects history.",
 )
 def late_corrections_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, sync_policy: SyncPolicyResource
@@ -50,16 +50,7 @@ def late_corrections_schedule(
         return dg.SkipReason("no trading days to correct yet")
     first, last = days[0].isoformat(), days[-1].isoformat()
     # A refresh on purpose: dates an unfinished run committed are fetched again too.
-    refresh = {"ops": {name: {"config": {"force": True}} for name in (ADJ_FACTOR.api_name, DAILY_BASIC.api_name)}}
+    refresh = {"ops": {dataset.api_name: {"config": {"force": True}} for dataset in LATE_CORRECTED}}
     return dg.RunRequest(
         run_key=f"corrections:{last}", run_config=refresh, tags={RANGE_START_TAG: first, RANGE_END_TAG: last}
     )
-
-
-# Statements are published on the evening of their disclosure (21:00-23:00 Shanghai time).
-disclosure_date_schedule = dg.ScheduleDefinition(
-    job=disclosure_date_job,
-    cron_schedule="30 17,21,23 * * *",
-    execution_timezone=settings.TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)

@@ -1,4 +1,4 @@
-"""Partitions in one place. Nothing here reads a database: importing the package touches none.
+"""Trading-date partitions. Nothing here reads a database: importing the package touches none.
 
 Market data is partitioned by weekday (`YYYY-MM-DD`, Asia/Shanghai) from the start date, not by the
 trading days the warehouse calendar knows. Why weekdays rather than a dynamic partition set fed by
@@ -11,7 +11,6 @@ as partitions: a date `trade_cal` marks closed makes no API call and writes noth
 is reported done (`dates_closed`), so it stays green and costs nothing.
 """
 
-import zlib
 from datetime import date, datetime
 
 import dagster as dg
@@ -36,17 +35,6 @@ def build_trading_days(start_date: str) -> dg.DailyPartitionsDefinition:
 trading_days = build_trading_days(settings.start_date())
 
 
-# Financial statements are partitioned by stock batch. A stock's batch is a hash of its code, so it
-# never moves as the stock list grows; the batch's stocks are read from `stock_basic` at run time.
-# Changing the count reshuffles every stock: it is fixed here, not configured.
-STOCK_BATCH_COUNT = 32
-stock_batches = dg.StaticPartitionsDefinition([f"batch_{index:02d}" for index in range(STOCK_BATCH_COUNT)])
-
-
-def batch_of(ts_code: str) -> str:
-    return f"batch_{zlib.crc32(ts_code.encode()) % STOCK_BATCH_COUNT:02d}"
-
-
 def last_published_trading_days(calendar: dict[date, bool], now: datetime, count: int) -> list[date]:
     """The last `count` open dates whose market data is fully published at `now` (Asia/Shanghai)."""
     today = now.date()
@@ -57,8 +45,3 @@ def last_published_trading_days(calendar: dict[date, bool], now: datetime, count
         if is_open and (day < today or (day == today and now.time() >= complete_from))
     )
     return days[-count:] if count > 0 else []
-
-
-# Tags that make one run cover a range of partitions (what backfills with a single-run policy set).
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"

@@ -1,116 +1,22 @@
-"""Market-data assets: reference data (calendar, stock list) and one asset per trading-date dataset."""
+"""Market data: one asset per trading-date dataset (`TRADE_DATE_DATASETS`), each partitioned by trading
+date and materialized date by date as it commits."""
 
-import contextlib
-import functools
 import time
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator
+from datetime import date
 
 import dagster as dg
 from pydantic import Field
 
-from stock_pipeline import checks, settings, sync
+from stock_pipeline import sync
 from stock_pipeline.datasets import STOCK_BASIC, TRADE_CAL, TRADE_DATE_DATASETS, TushareDataset
-from stock_pipeline.partitions import trading_days
+from stock_pipeline.defs import checks
+from stock_pipeline.defs.market.checks import check_specs, evaluate
+from stock_pipeline.defs.market.partitions import trading_days
+from stock_pipeline.defs.shared import KINDS, call_metadata, failing_clearly, partition_keys, unfinished_runs
 from stock_pipeline.resources import TushareResource, WarehouseResource
-from stock_pipeline.tushare.client import TushareClient
-from stock_pipeline.tushare.errors import TushareError, TushareUnavailableError
 
-REFERENCE_GROUP = "reference_data"
 MARKET_GROUP = "market_data"
-KINDS = {"tushare", "sql"}
-
-
-@contextlib.contextmanager
-def failing_clearly(tushare: TushareResource):
-    """Retry the step when the service stayed unavailable through the client's own retries; turn
-    every other sync error into a failure without retries (retrying cannot help)."""
-    try:
-        yield
-    except TushareUnavailableError as error:
-        if tushare.step_retries <= 0:
-            raise dg.Failure(description=str(error), allow_retries=False) from error
-        raise dg.RetryRequested(
-            max_retries=tushare.step_retries, seconds_to_wait=tushare.step_retry_delay_seconds
-        ) from error
-    except (TushareError, sync.CalendarGapError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from error
-
-
-def partition_keys(context: dg.AssetExecutionContext) -> list[str]:
-    """The run's partition keys; an empty range (start after end) is an input error, not a no-op."""
-    keys = context.partition_keys
-    if not keys:
-        key_range = context.partition_key_range
-        raise dg.Failure(
-            f"The partition range {key_range.start}...{key_range.end} is empty: its start must not be after its end.",
-            allow_retries=False,
-        )
-    return keys
-
-
-def call_metadata(client: TushareClient, elapsed: float) -> dict[str, object]:
-    stats = client.stats
-    return {
-        "api_calls": stats.total_calls(),
-        "pages": sum(stats.pages.values()),
-        "retries": sum(stats.retries.values()),
-        "budget_wait_seconds": round(stats.budget_wait_seconds, 2),
-        "elapsed_seconds": round(elapsed, 2),
-        "source": "SYNTHETIC (bundled offline server)" if stats.synthetic else "Tushare Pro",
-    }
-
-
-@dg.asset(
-    key=TRADE_CAL.api_name,
-    group_name=REFERENCE_GROUP,
-    kinds=KINDS,
-    description=TRADE_CAL.description,
-    pool=TRADE_CAL.api_name,
-    check_specs=[checks.upstream_fields_spec(TRADE_CAL)],
-)
-def trade_cal(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
-    start, end = date.fromisoformat(settings.start_date()), date(today.year + 1, 12, 31)
-    client, store = tushare.client(warehouse), warehouse.open()
-    with failing_clearly(tushare):
-        report = sync.sync_trade_cal(client, store, start, end)
-    return dg.MaterializeResult(
-        metadata={
-            "rows": report.rows,
-            "first_date": str(start),
-            "last_date": str(end),
-            "exchanges": ", ".join(sync.CALENDAR_EXCHANGES),
-            **checks.drift_metadata(report.drift.missing, report.drift.extra),
-            **call_metadata(client, report.elapsed_seconds),
-        },
-        check_results=[checks.upstream_fields_result(report.drift.missing, report.drift.extra)],
-    )
-
-
-@dg.asset(
-    key=STOCK_BASIC.api_name,
-    group_name=REFERENCE_GROUP,
-    kinds=KINDS,
-    description=STOCK_BASIC.description,
-    pool=STOCK_BASIC.api_name,
-    check_specs=[checks.upstream_fields_spec(STOCK_BASIC)],
-)
-def stock_basic(tushare: TushareResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    client, store = tushare.client(warehouse), warehouse.open()
-    with failing_clearly(tushare):
-        report = sync.sync_stock_basic(client, store)
-    return dg.MaterializeResult(
-        metadata={
-            "rows_upserted": report.rows,
-            "rows_total": store.count_rows(STOCK_BASIC),
-            "list_statuses": ", ".join(sync.LIST_STATUSES),
-            **checks.drift_metadata(report.drift.missing, report.drift.extra),
-            **call_metadata(client, report.elapsed_seconds),
-        },
-        check_results=[checks.upstream_fields_result(report.drift.missing, report.drift.extra)],
-    )
 
 
 class TradeDateSyncConfig(dg.Config):
@@ -119,18 +25,6 @@ class TradeDateSyncConfig(dg.Config):
         description="Fetch every open date again, even those a failed, cancelled or crashed run already "
         "committed (by default a new run resumes after them).",
     )
-
-
-def unfinished_runs(instance: dg.DagsterInstance) -> Callable[[str], bool]:
-    """Whether a run did not finish (failed, cancelled, crashed or still going): its commits are resumed
-    after, not refreshed. A run the instance does not know counts as finished: its dates are refetched."""
-
-    @functools.cache
-    def is_unfinished(run_id: str) -> bool:
-        run = instance.get_run_by_id(run_id)
-        return run is not None and run.status != dg.DagsterRunStatus.SUCCESS
-
-    return is_unfinished
 
 
 def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
@@ -143,7 +37,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         # Years of dates in one run: a run per date costs seconds of overhead each.
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[TRADE_CAL.api_name, STOCK_BASIC.api_name],
-        check_specs=checks.check_specs(dataset),
+        check_specs=check_specs(dataset),
         pool=dataset.api_name,
         # No output at the end of the step: each date is materialized as it commits (below).
         output_required=False,
@@ -222,7 +116,7 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
         )
         written = sorted(report.dates_written + report.dates_already_synced)
         yield checks.upstream_fields_result(report.drift.missing, report.drift.extra)
-        yield from checks.evaluate(store, dataset, written)
+        yield from evaluate(store, dataset, written)
 
     return _asset
 
