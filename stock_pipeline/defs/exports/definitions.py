@@ -1,0 +1,3 @@
+from stock_pipeline.defs.exports.assets import exports_defs
+
+defs = exports_defs
