@@ -1,5 +1,16 @@
 """Tushare Pro A-share data synced into a SQLite or PostgreSQL warehouse by Dagster."""
 
+import os
+import warnings
+
+import dagster as dg
+
+if not os.environ.get("STOCK_PIPELINE_VERBOSE"):
+    # Dagster warns at every load about the beta parameters the assets rely on (backfill_policy): noise that
+    # buried users' own output. STOCK_PIPELINE_VERBOSE=1 shows them again.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
 from stock_pipeline.definitions import defs
 from stock_pipeline.reads.universe import universe
 

@@ -25,9 +25,7 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         executor=io_bound_executor,
         resources={
-            "tushare": TushareResource(
-                token=dg.EnvVar(settings.TUSHARE_TOKEN_ENV), calls_per_minute=settings.calls_per_minute()
-            ),
+            "tushare": TushareResource(calls_per_minute=settings.calls_per_minute()),
             "warehouse": WarehouseResource(),
             "sync_policy": SyncPolicyResource(),
         },

@@ -1,6 +1,7 @@
 """Reliability: a fault soak ends equal to a clean sync; SIGKILLs at several points resume to the clean
 result; bad input gets clear errors and writes nothing half-done; the token leaks nowhere."""
 
+import json
 import os
 import signal
 import subprocess
@@ -372,12 +373,15 @@ def test_the_token_appears_nowhere_after_a_sync(tmp_path):
     warehouse = tmp_path / "warehouse.db"
     with ServerProcess(config) as server:
         env = project_env(dagster_home(tmp_path), server.url, token, f"sqlite:///{warehouse}")
+        # The DEBUG stream too: every event a run logs.
+        verbose = ("--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}))
         outputs = [
-            materialize(env, "--select", "trade_cal,stock_basic"),
-            materialize(env, "--select", ",".join(MARKET), "--partition-range", "2024-07-01...2024-07-05"),
-            materialize(env, "--select", "income", "--partition", "batch_03"),
-            materialize(env | {"TUSHARE_TOKEN": token[::-1]}, "--select", "trade_cal", succeed=False),
+            materialize(env, "--select", "trade_cal,stock_basic", *verbose),
+            materialize(env, "--select", ",".join(MARKET), "--partition-range", "2024-07-01...2024-07-05", *verbose),
+            materialize(env, "--select", "income", "--partition", "batch_03", *verbose),
+            materialize(env | {"TUSHARE_TOKEN": token[::-1]}, "--select", "trade_cal", *verbose, succeed=False),
         ]
+        assert " - DEBUG - " in outputs[1]
 
     assert Warehouse(f"sqlite:///{warehouse}").count_rows(DAILY) > 0
     assert not any(token in output or token[::-1] in output for output in outputs)  # logs
