@@ -82,11 +82,11 @@ def export_parquet(out: Path | str, db_url: str | None = None) -> ParquetExportR
     changed nothing, on a bad database or a warehouse without data."""
     started = time.monotonic()
     out = Path(out)
+    read_manifest(out, KIND)
     warehouse = open_warehouse(db_url)
     try:
         present = _tables_present(warehouse)
         quality.refuse_if_any(quality.trade_date_table_problems(warehouse))
-        read_manifest(out, KIND)
         report = ParquetExportReport(out=out)
         with replacing_folder(out) as staging:
             for dataset in ALL_DATASETS:

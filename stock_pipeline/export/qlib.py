@@ -123,11 +123,11 @@ def export_qlib(
     if start and end and start > end:
         raise ExportError(f"the start {start} is after the end {end}")
     out = Path(out)
+    manifest = read_manifest(out, KIND)
     warehouse = open_warehouse(db_url)
     try:
         calendar = trading_calendar(warehouse, start, end)
         verify(warehouse, calendar)
-        manifest = read_manifest(out, KIND)
         previous = _exported_calendar(out) if manifest else None
         reason = _rebuild_reason(manifest, previous, calendar)
         if reason is None:
