@@ -270,6 +270,7 @@ class ProApi:
     def __init__(self, db_url: str | None = None):
         self.db_url = db_url or settings.db_url()
         self._engine = _read_engine(self.db_url)
+        self._statements: dict[tuple, sa.Select] = {}
 
     def query(self, api_name: str, fields: str | Iterable[str] = "", **params: Any) -> "pd.DataFrame":
         import pandas as pd
@@ -283,44 +284,63 @@ class ProApi:
         columns = _columns(api, fields)
         if api.several_codes_answer_nothing and len(given.get("ts_code", "").split(",")) > 1:
             return pd.DataFrame([], columns=columns)
-        statement = self._select(api, columns, given)
+        statement, values = self._select(api, columns, given)
         try:
             with self._engine.connect() as conn:
-                rows = conn.execute(statement).all()
+                result = conn.execute(statement, values)
+                # Plain tuples straight from the driver: every value is already as Tushare sends it.
+                rows = result.cursor.fetchall()
+                result.close()
         except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
             raise ProApiError(
                 f"cannot read `{api_name}` from the warehouse {make_url(self.db_url).render_as_string()}: "
                 f"{str(error.orig).strip()} (has the dataset been synced?)"
             ) from None
-        return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+        return pd.DataFrame(rows, columns=columns)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
         return partial(self.query, name)
 
-    def _select(self, api: Api, columns: list[str], given: dict[str, str]) -> sa.Select:
+    def _select(self, api: Api, columns: list[str], given: dict[str, str]) -> tuple[sa.Select, dict[str, object]]:
+        """The query for this shape of call (built once per shape, values bound), and its values."""
+        kinds = {column.name: column.kind for column in api.dataset.columns}
+        values: dict[str, object] = {}
+        for name, text in given.items():
+            if name in PAGING:
+                continue
+            param = api.params[name]
+            if param.match == "in":
+                values[name] = [_typed(name, value, kinds[param.column]) for value in text.split(",")]
+            else:
+                values[name] = _date(name, text)
+        paging = tuple((name, _count(name, given[name])) for name in PAGING if name in given)
+        shape = (api.dataset.api_name, tuple(columns), tuple(sorted(values)), paging)
+        if shape not in self._statements:
+            self._statements[shape] = self._build(api, columns, sorted(values), dict(paging))
+        return self._statements[shape], values
+
+    def _build(self, api: Api, columns: list[str], names: list[str], paging: dict[str, int]) -> sa.Select:
         table = TABLES[api.dataset.api_name]
         kinds = {column.name: column.kind for column in api.dataset.columns}
         postgres = self._engine.dialect.name == "postgresql"
         selected = [_as_tushare(table.c[name], kinds[name], postgres).label(name) for name in dict.fromkeys(columns)]
         query = sa.select(*selected)
-        for name, text in given.items():
-            if name in PAGING:
-                continue
+        for name in names:
             param = api.params[name]
-            column, kind = table.c[param.column], kinds[param.column]
+            column = table.c[param.column]
             if param.match == "from":
-                query = query.where(column >= _date(name, text))
+                query = query.where(column >= sa.bindparam(name, type_=column.type))
             elif param.match == "to":
-                query = query.where(column <= _date(name, text))
+                query = query.where(column <= sa.bindparam(name, type_=column.type))
             else:
-                query = query.where(column.in_([_typed(name, value, kind) for value in text.split(",")]))
+                query = query.where(column.in_(sa.bindparam(name, expanding=True, type_=column.type)))
         query = query.order_by(*_order(api, table))
-        if "offset" in given:
-            query = query.offset(_count("offset", given["offset"]))
-        if "limit" in given:
-            query = query.limit(_count("limit", given["limit"]))
+        if "offset" in paging:
+            query = query.offset(paging["offset"])
+        if "limit" in paging:
+            query = query.limit(paging["limit"])
         if len(selected) < len(columns):  # a field asked for twice: select it once, repeat it in the frame
             return sa.select(*(sa.literal_column(f'"{name}"') for name in columns)).select_from(query.subquery())
         return query
@@ -332,21 +352,26 @@ def pro_api(db_url: str | None = None) -> ProApi:
 
 
 def _read_engine(url: str) -> sa.Engine:
-    """An engine that only reads: PostgreSQL sessions are read-only; a SQLite warehouse must exist and is
-    opened query-only, outside the writers' `BEGIN IMMEDIATE`, so reads never wait for a sync's write lock."""
+    """An engine that only reads: every session is read-only (set once per connection, not per query); a
+    SQLite warehouse must exist and is read outside the writers' `BEGIN IMMEDIATE`, so reads never wait for a
+    sync's write lock."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url).execution_options(postgresql_readonly=True)
-    if parsed.database in (None, "", ":memory:") or not Path(parsed.database).is_file():
-        raise ProApiError(f"no warehouse at {url}: sync one first (or pass db_url=...)")
-    engine = sa.create_engine(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:") or not Path(parsed.database).is_file():
+            raise ProApiError(f"no warehouse at {url}: sync one first (or pass db_url=...)")
+        engine = sa.create_engine(parsed)
+        settings_sql = ("PRAGMA query_only=ON", "PRAGMA busy_timeout=60000")
+    else:
+        engine = create_engine(url)
+        settings_sql = ("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",)
 
     @sa.event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record):
+    def _read_only(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        for statement in settings_sql:
+            cursor.execute(statement)
         cursor.close()
+        dbapi_connection.commit()  # PostgreSQL: a SET rolled back with its transaction would be undone
 
     return engine
 
