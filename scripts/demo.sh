@@ -3,14 +3,23 @@
 # bars, adjustment factors, daily indicators, suspensions and price limits into the embedded SQLite
 # warehouse (./data), with
 # Dagster's own storage in ./.dagster_home. Without TUSHARE_TOKEN it uses the bundled SYNTHETIC server.
+# Quiet unless STOCK_PIPELINE_VERBOSE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+# The instance settings follow the repo's dagster.yaml (copied again when it changes).
+[ "$DAGSTER_HOME/dagster.yaml" -nt dagster.yaml ] || cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 DEMO_DAYS="${DEMO_DAYS:-20}"
+if [ -z "${STOCK_PIPELINE_VERBOSE:-}" ]; then
+  # `dagster asset materialize` announces its successor on every call.
+  export PYTHONWARNINGS="ignore:Function \`asset_materialize_command\` is superseded"
+  log_config=()
+else
+  log_config=(--config-json '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}')
+fi
 
 if [ -z "${TUSHARE_TOKEN:-}" ]; then
   server_log="$(mktemp)"
@@ -24,7 +33,7 @@ if [ -z "${TUSHARE_TOKEN:-}" ]; then
   echo "Its data is SYNTHETIC (invented for the offline demo), not market data."
 fi
 
-dagster asset materialize -m stock_pipeline --select trade_cal,stock_basic
+dagster asset materialize -m stock_pipeline --select trade_cal,stock_basic "${log_config[@]}"
 range="$(python -m stock_pipeline.demo recent-range --days "$DEMO_DAYS")"
-dagster asset materialize -m stock_pipeline --select daily,adj_factor,daily_basic,suspend_d,stk_limit --partition-range "$range"
+dagster asset materialize -m stock_pipeline --select daily,adj_factor,daily_basic,suspend_d,stk_limit --partition-range "$range" "${log_config[@]}"
 python -m stock_pipeline.demo summary

@@ -11,7 +11,8 @@ if not os.environ.get("STOCK_PIPELINE_VERBOSE"):
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from stock_pipeline.definitions import defs
-from stock_pipeline.reads.universe import universe
+# `defs` at the package root: `dagster ... -m stock_pipeline` finds the code location here.
+from stock_pipeline.definitions import defs  # noqa: E402
+from stock_pipeline.reads.universe import universe  # noqa: E402
 
 __all__ = ["defs", "universe"]

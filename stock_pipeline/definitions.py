@@ -4,6 +4,7 @@ import dagster as dg
 
 from stock_pipeline import settings
 from stock_pipeline.datasets import ALL_DATASETS
+from stock_pipeline.defs.exports import definitions as exports
 from stock_pipeline.defs.financials import definitions as financials
 from stock_pipeline.defs.indexes import definitions as indexes
 from stock_pipeline.defs.market import definitions as market
@@ -21,6 +22,7 @@ defs = dg.Definitions.merge(
     market.defs,
     financials.defs,
     indexes.defs,
+    exports.defs,
     operations.defs,
     dg.Definitions(
         executor=io_bound_executor,

@@ -18,7 +18,10 @@ import dagster as dg
 from stock_pipeline import settings
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
 
-WEEKENDS = ("0 0 * * 6", "0 0 * * 0")
+# A day's partition appears when the last of its datasets is published (daily and daily_basic, 17:00), so
+# the newest partition, what the UI's "Latest" picks, is never a day whose data cannot exist yet.
+PUBLISHED_AT = max(dataset.published_at for dataset in TRADE_DATE_DATASETS)
+WEEKENDS = tuple(f"{PUBLISHED_AT.minute} {PUBLISHED_AT.hour} * * {weekday}" for weekday in (6, 0))
 
 
 def build_trading_days(start_date: str) -> dg.DailyPartitionsDefinition:
@@ -26,7 +29,10 @@ def build_trading_days(start_date: str) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(
         start_date=start_date,
         timezone=settings.TIMEZONE,
-        # Today's partition exists from midnight, so a same-day schedule can ask for it after the close.
+        # Each partition's window starts at the publication time of its day, and (end_offset=1) the partition
+        # exists from the start of its window: day D from D 17:00 Asia/Shanghai.
+        hour_offset=PUBLISHED_AT.hour,
+        minute_offset=PUBLISHED_AT.minute,
         end_offset=1,
         exclusions=list(WEEKENDS),
     )
@@ -38,7 +44,7 @@ trading_days = build_trading_days(settings.start_date())
 def last_published_trading_days(calendar: dict[date, bool], now: datetime, count: int) -> list[date]:
     """The last `count` open dates whose market data is fully published at `now` (Asia/Shanghai)."""
     today = now.date()
-    complete_from = max(dataset.published_at for dataset in TRADE_DATE_DATASETS)
+    complete_from = PUBLISHED_AT
     days = sorted(
         day
         for day, is_open in calendar.items()

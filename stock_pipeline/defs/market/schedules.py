@@ -6,7 +6,7 @@ import dagster as dg
 
 from stock_pipeline import settings
 from stock_pipeline.defs.market.jobs import LATE_CORRECTED, daily_sync_job, late_corrections_job
-from stock_pipeline.defs.market.partitions import last_published_trading_days, trading_days
+from stock_pipeline.defs.market.partitions import PUBLISHED_AT, last_published_trading_days, trading_days
 from stock_pipeline.defs.shared import RANGE_END_TAG, RANGE_START_TAG
 from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
 
@@ -25,8 +25,12 @@ def daily_sync_schedule(context: dg.ScheduleEvaluationContext, warehouse: Wareho
     day = context.scheduled_execution_time.astimezone(SHANGHAI).date()
     with warehouse.connected() as store:
         is_open = store.calendar().get(day)
-    if is_open is False or not trading_days.has_partition_key(day.isoformat()):
+    if is_open is False or day.weekday() >= 5:
         return dg.SkipReason(f"{day} is not a trading day")
+    if not trading_days.has_partition_key(day.isoformat()):
+        return dg.SkipReason(
+            f"{day}'s data is published at {PUBLISHED_AT:%H:%M}: set {settings.DAILY_SYNC_TIME_ENV} after it"
+        )
     return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
 
 
