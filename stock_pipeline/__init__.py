@@ -12,7 +12,7 @@ if not os.environ.get("STOCK_PIPELINE_VERBOSE"):
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 # `defs` at the package root: `dagster ... -m stock_pipeline` finds the code location here.
-from stock_pipeline.definitions import defs  # noqa: E402
-from stock_pipeline.reads.universe import universe  # noqa: E402
+from stock_pipeline.definitions import defs
+from stock_pipeline.reads.universe import universe
 
 __all__ = ["defs", "universe"]
