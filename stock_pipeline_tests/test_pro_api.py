@@ -237,6 +237,53 @@ def test_a_missing_sqlite_warehouse_is_an_error_and_is_not_created(tmp_path):
     assert not path.exists()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_warehouse_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_a_statement_changed_after_it_was_stored_is_answered_as_the_service_answers_it_now(fresh_warehouse_url):
+    """A warehouse that stored a latest statement (type 1) before the company changed it holds that version
+    too; the service now answers the changed numbers as type 1 and the old ones as type 5, and so does pro_api."""
+    config = ServerConfig(
+        tokens={TEST_TOKEN: 5000},
+        n_stocks=300,
+        now="2023-07-12T18:00:00+08:00",
+        rate_limit_default=0,
+        row_caps=STATEMENT_CAPS,
+        restatements=True,
+    )
+    income = next(asset for asset in statement_assets if asset.key.path == ["income"])
+    with ServerProcess(config) as server:
+        resources = make_resources(server, fresh_warehouse_url) | {"sync_policy": SyncPolicyResource()}
+        assert dg.materialize([stock_basic], resources=resources).success
+        assert dg.materialize([income], resources=resources, partition_key=BATCH).success
+        server.configure(now=SERVER_NOW)  # a year later: some of those reports have been restated since
+        assert dg.materialize([income], resources=resources, partition_key=BATCH).success
+        official = tushare.pro_api(server.token)
+        official._DataApi__http_url = server.url
+        engine = sa.create_engine(fresh_warehouse_url)
+        with engine.connect() as conn:
+            restated = conn.execute(
+                sa.text("SELECT DISTINCT ts_code FROM income WHERE report_type = '5' ORDER BY 1")
+            ).scalars()
+            stocks = list(restated)
+            stored_latest = dict(
+                conn.execute(sa.text("SELECT ts_code, COUNT(*) FROM income WHERE report_type = '1' GROUP BY 1")).all()
+            )
+        engine.dispose()
+        assert stocks, "no report of the batch was restated between the two syncs"
+        pro = pro_api(fresh_warehouse_url)
+        for code in stocks:
+            for params in ({"ts_code": code}, {"ts_code": code, "report_type": "5"}):
+                expected = official.income(**params).drop_duplicates(ignore_index=True)
+                assert_frame_equal(pro.income(**params), expected)
+        # The superseded type-1 versions are held, and not answered.
+        assert sum(stored_latest[code] for code in stocks) > sum(len(pro.income(ts_code=code)) for code in stocks)
+
+
 def _factor_steps(official) -> tuple[str, str]:
     """A stock whose adj_factor steps inside the synced days (an ex-dividend day), and one whose does not."""
     factors = official.adj_factor(start_date=START, end_date=END)

@@ -13,7 +13,9 @@ code; statements newest report period and announcement first; see `APIS`). The d
 as the service does: comma-joined `ts_code` lists, `trade_date`, `start_date`/`end_date` (inclusive; on the
 announcement date for income, balancesheet, cashflow and namechange, on the report period for
 fina_indicator), `list_status`, `is_open`, `exchange`, `report_type` ("1" when not given), `src`, `is_new`
-and so on; `offset` and `limit` page as the service pages.
+and so on; `offset` and `limit` page as the service pages. Statements answer every stored version the service
+still serves: originals and revisions with their `update_flag`, but not a type-1 version stored before the
+company changed that statement (the service now serves those numbers as type 5).
 
 Where it differs from the service, on purpose:
 - No row caps: a call answers every matching row (the service silently truncates at its cap; the warehouse
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from stock_pipeline import datasets, settings
+from stock_pipeline import datasets, settings, versions
 from stock_pipeline.database import create_engine
 from stock_pipeline.datasets import TushareDataset
 from stock_pipeline.sync import CALENDAR_EXCHANGES
@@ -336,6 +338,8 @@ class ProApi:
                 query = query.where(column <= sa.bindparam(name, type_=column.type))
             else:
                 query = query.where(column.in_(sa.bindparam(name, expanding=True, type_=column.type)))
+        if api.dataset.report_key and api.dataset.has_report_type:
+            query = query.where(sa.not_(_superseded_latest(table, api.dataset)))
         query = query.order_by(*_order(api, table))
         if "offset" in paging:
             query = query.offset(paging["offset"])
@@ -427,6 +431,30 @@ def _as_tushare(column: sa.Column, kind: str, postgres: bool) -> sa.ColumnElemen
     if postgres:
         return sa.func.to_char(column, "YYYYMMDD", type_=sa.String)
     return sa.func.replace(sa.cast(column, sa.String), "-", "", type_=sa.String)  # SQLite holds YYYY-MM-DD
+
+
+def _superseded_latest(table: sa.Table, dataset: TushareDataset) -> sa.ColumnElement[bool]:
+    """A stored "latest statement" (report_type 1) that the company has since changed: Tushare then serves the
+    changed numbers as type 1 and this version's numbers and dates as type 5 (调整前合并报表), so the type-1
+    version stored before the change is no longer answered. It is the type-1 row with a type-5 twin equal in
+    every field but the report type and `update_flag`."""
+    original = table.alias("original")
+    same_values = [
+        original.c[name].is_not_distinct_from(table.c[name])
+        for name in dataset.fields
+        if name not in ("ts_code", "end_date", "report_type", versions.UPDATE_FLAG)
+    ]
+    twin = (
+        sa.select(original.c.ts_code)
+        .where(
+            original.c.ts_code == table.c.ts_code,
+            original.c.end_date == table.c.end_date,
+            original.c.report_type == datasets.ORIGINAL_BEFORE_CHANGE,
+            *same_values,
+        )
+        .exists()
+    )
+    return sa.and_(table.c.report_type == datasets.LATEST_STATEMENT, twin)
 
 
 def _order(api: Api, table: sa.Table) -> list[sa.ColumnElement]:
