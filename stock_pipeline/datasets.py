@@ -157,6 +157,8 @@ DAILY = TushareDataset(
     published_at=time(17, 0),
     min_coverage=0.9,
     history_start=date(1990, 12, 19),
+    # The permission table: "120起" (the only market dataset open to base accounts).
+    min_points=120,
 )
 
 ADJ_FACTOR = TushareDataset(
