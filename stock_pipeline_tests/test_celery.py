@@ -3,14 +3,18 @@ RabbitMQ, Dagster storage and the warehouse on PostgreSQL, and the bundled Tusha
 to a few calls per window. Two runs of five trading-date assets, launched at once from the CLI, must spread their
 steps over both workers, never be refused by the server, and leave the warehouse a single-process run leaves."""
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 import kombu
@@ -51,13 +55,22 @@ def _broker_problem(url: str) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def broker_url() -> str:
+def _rabbitmqctl(*args: str) -> None:
+    done = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}"
+
+
+@pytest.fixture
+def broker_url() -> Iterator[str]:
     """RabbitMQ, started here when it is down on this machine (as scripts/test.sh starts PostgreSQL). Unreachable
-    is a failure: this is the deployment's only scale-out path, and a skip would hide that it was never run."""
-    problem = _broker_problem(AMQP_URL)
+    is a failure: this is the deployment's only scale-out path, and a skip would hide that it was never run.
+
+    On this machine's broker the test gets a virtual host of its own, dropped afterwards: the `dagster` queue and
+    the workers' control queues are per virtual host, so two runs of this test at once (or leftovers of a killed
+    one) never take each other's steps. A broker named by STOCK_PIPELINE_TEST_AMQP_URL is used as it is."""
     broker = kombu.Connection(AMQP_URL)
     this_machines = broker.hostname in ("127.0.0.1", "localhost") and (broker.port or 5672) == 5672
+    problem = _broker_problem(AMQP_URL)
     if problem and this_machines and shutil.which("rabbitmq-server"):
         subprocess.run(["rabbitmq-server", "-detached"], capture_output=True, timeout=60)
         deadline = time.monotonic() + 60
@@ -68,7 +81,16 @@ def broker_url() -> str:
             f"RabbitMQ not reachable at {broker.as_uri()}: {problem}. Start it "
             "(`rabbitmq-server -detached`) or point STOCK_PIPELINE_TEST_AMQP_URL at one."
         )
-    return AMQP_URL
+    if not (this_machines and shutil.which("rabbitmqctl")):
+        yield AMQP_URL
+        return
+    vhost = f"sp_test_{uuid.uuid4().hex[:12]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, broker.userid, ".*", ".*", ".*")
+        yield urlunsplit(urlsplit(AMQP_URL)._replace(path=f"/{vhost}"))
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
 
 
 class Workers:
@@ -113,14 +135,28 @@ class Workers:
         return None
 
     def stop(self) -> None:
+        """SIGTERM to each worker's whole process group (Celery's warm shutdown), then until the groups are gone:
+        the wrapper command dies at once, its Celery worker only after it has let go of the broker."""
+        groups = set()
         for process in self.processes.values():
-            os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+                groups.add(process.pid)
+        deadline = time.monotonic() + 30
+        while groups and time.monotonic() < deadline:
+            for process in self.processes.values():
+                process.poll()  # reaps the wrapper, which would otherwise stay in its group as a zombie
+            for group in list(groups):
+                try:
+                    os.killpg(group, 0)
+                except ProcessLookupError:
+                    groups.discard(group)
+            time.sleep(0.5)
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
         for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
 
 
 def _run_config(path: Path) -> Path:
