@@ -20,6 +20,13 @@ if ! pg_ready 2>/dev/null; then
 fi
 export STOCK_PIPELINE_REQUIRE_POSTGRES=1
 
+# The browser tests drive Debian's chromium (a browser download is impossible here); they fail without it.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "chromium is not installed; installing it with apt-get"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || { echo "apt-get install -y chromium failed: the browser tests need /usr/bin/chromium" >&2; exit 1; }
+fi
+
 ruff check .
 # Most tests wait on real processes (servers, the Dagster CLI, the daemon): three workers keep two cores
 # busy. Whole files go to one worker so that module-scoped deployments are started once.
