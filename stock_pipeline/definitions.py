@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from stock_pipeline import settings
 from stock_pipeline.datasets import ALL_DATASETS
 from stock_pipeline.defs.exports import definitions as exports
 from stock_pipeline.defs.financials import definitions as financials
@@ -27,7 +26,7 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         executor=io_bound_executor,
         resources={
-            "tushare": TushareResource(calls_per_minute=settings.calls_per_minute()),
+            "tushare": TushareResource(),
             "warehouse": WarehouseResource(),
             "sync_policy": SyncPolicyResource(),
         },

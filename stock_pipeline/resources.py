@@ -75,7 +75,8 @@ class TushareResource(dg.ConfigurableResource):
     )
     calls_per_minute: int | None = Field(
         default=None,
-        description="Budget per API shared by all processes, instead of the points tier's (0 = unlimited).",
+        description="Budget per API shared by all processes (0 = unlimited); default: "
+        f"${settings.CALLS_PER_MINUTE_ENV}, else the points tier's.",
     )
     calls_per_minute_by_api: dict[str, int] = Field(default_factory=dict, description="Per-API overrides.")
     rate_window_seconds: float = Field(
@@ -100,6 +101,13 @@ class TushareResource(dg.ConfigurableResource):
     def budget_per_minute(self) -> int:
         if self.calls_per_minute is not None:
             return self.calls_per_minute
+        # Read at run time, so run config that sets other fields of this resource keeps it.
+        try:
+            from_environment = settings.calls_per_minute()
+        except ValueError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        if from_environment is not None:
+            return from_environment
         return calls_per_minute_for_points(self.points)
 
     def resolved_token(self) -> str:
