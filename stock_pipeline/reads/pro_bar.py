@@ -48,6 +48,7 @@ def pro_bar(
     adj: str | None = None,
     freq: str = "D",
     asset: str = "E",
+    exchange: str = "",
     ma: list[int] | None = None,
     factors: list[str] | None = None,
     adjfactor: bool = False,
@@ -60,7 +61,8 @@ def pro_bar(
     api: ProApi | None = None,
 ) -> "pd.DataFrame | None":
     """Daily A-share bars as `tushare.pro_bar` answers them (see the module doc); `api` is a `pro_api()`
-    object (default: one over `db_url`). `contract_type` and `retry_count` exist for the SDK's signature."""
+    object (default: one over `db_url`). `exchange`, `contract_type` and `retry_count` exist for the SDK's
+    signature (they concern other assets, or retries a local read does not need)."""
     freq = freq.strip().lower() if len(freq.strip()) >= 3 else freq.strip().upper()
     asset = asset.strip().upper()
     if asset != "E" or freq != "D":
