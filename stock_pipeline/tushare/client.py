@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3
 
 from stock_pipeline.tushare.errors import (
     TushareAuthError,
@@ -33,6 +34,7 @@ from stock_pipeline.tushare.errors import (
     TushareSchemaError,
     TushareTransportError,
     TushareUnavailableError,
+    TushareUnreachableError,
     classify,
 )
 from stock_pipeline.tushare.rate_limit import CallBudget
@@ -104,6 +106,9 @@ class TushareClient:
         self._log = log or logging.getLogger(__name__)
         self._sleep = sleep
         self._session = requests.Session()
+        # Whether the server has answered this client yet: a refused connection before that is a wrong URL
+        # or a server not started (fail at once); after it, a restart or a blip (retried).
+        self._answered = False
         self.stats = CallStats()
 
     def query(
@@ -223,11 +228,24 @@ class TushareClient:
             text = response.text
         except requests.Timeout:
             raise TushareTransportError(f"no answer within {self._timeout}s from {url}", api_name=api_name) from None
+        except requests.ConnectionError as error:
+            refusal = _refusal(error)
+            if refusal and not self._answered:
+                raise TushareUnreachableError(
+                    f"cannot reach {self._api_url} ({refusal}): set TUSHARE_API_URL to the Tushare data API "
+                    "(default http://api.waditu.com/dataapi) or start the server it names",
+                    api_name=api_name,
+                ) from None
+            raise TushareTransportError(
+                f"cannot reach {url} ({type(error).__name__}); check TUSHARE_API_URL and the network",
+                api_name=api_name,
+            ) from None
         except requests.RequestException as error:
             raise TushareTransportError(
                 f"cannot reach {url} ({type(error).__name__}); check TUSHARE_API_URL and the network",
                 api_name=api_name,
             ) from None
+        self._answered = True
         if response.status_code == 429:
             raise TushareRateLimitError(f"HTTP 429 from {url}", api_name=api_name)
         if response.status_code >= 500:
@@ -276,3 +294,15 @@ class TushareClient:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _refusal(error: requests.ConnectionError) -> str | None:
+    """ "connection refused" or "host not found" when no connection could be opened at all (not a timeout,
+    a reset or a cut-off answer); None otherwise."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", cause)  # requests wraps urllib3's MaxRetryError around the cause
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "host not found"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "no connection"
+    return None

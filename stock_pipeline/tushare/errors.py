@@ -65,6 +65,11 @@ class TushareTransportError(TushareError):
     retryable = True
 
 
+class TushareUnreachableError(TushareError):
+    """Nothing answers at the API URL (connection refused, host not found) before any answer came from it:
+    a wrong URL or a server not started, which retrying cannot fix."""
+
+
 class TushareUnavailableError(TushareError):
     """Transient failures persisted through every retry."""
 
