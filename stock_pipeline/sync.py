@@ -262,6 +262,7 @@ class StatementReport:
     new_versions: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     stocks_resumed: int = 0
+    periods_resumed: int = 0
     drift: FieldDrift = field(default_factory=FieldDrift)
     elapsed_seconds: float = 0.0
 
@@ -437,24 +438,56 @@ def sync_statements_vip(
     stocks: Sequence[str],
     periods: Sequence[date],
     report_types: Sequence[str] = DEFAULT_REPORT_TYPES,
+    *,
+    partition_of: Callable[[str], str],
+    run_id: str | None = None,
+    is_unfinished: Callable[[str], bool] = lambda run_id: False,
+    log: logging.Logger | None = None,
 ) -> StatementReport:
     """The 5000-points path: one call per report period and report type for the whole market (paged),
-    keeping the rows of `stocks`. Each period is stored in one transaction."""
+    keeping the rows of `stocks`. Each period is stored in one transaction, then logged per stock batch
+    (`<batch>@<period>`).
+
+    As on the per-stock path, a period whose batches were all stored by this run (a step retry) or by a run
+    that did not finish (`is_unfinished`) is not fetched again, and the resuming run takes it over; a period
+    stored for only some of the batches is fetched again for the others."""
+    log = log or logging.getLogger(__name__)
     started = time.monotonic()
-    wanted = set(stocks)
     report = StatementReport(stocks=len(stocks))
     code_position = dataset.fields.index("ts_code")
+    batches = sorted({partition_of(code) for code in stocks})
+    keys = {period: {batch: f"{batch}@{tushare_date(period)}" for batch in batches} for period in periods}
+    last_commits = warehouse.last_commits(dataset, [key for by_batch in keys.values() for key in by_batch.values()])
+    resumed = {
+        key
+        for key, committed_by in last_commits.items()
+        if committed_by and (committed_by == run_id or is_unfinished(committed_by))
+    }
+    if resumed and run_id:
+        warehouse.adopt_partitions(dataset, sorted(resumed), run_id)
     for period in periods:
-        batches = []
+        left = {batch for batch, key in keys[period].items() if key not in resumed}
+        if not left:
+            report.periods_resumed += 1
+            continue
+        wanted = {code for code in stocks if partition_of(code) in left}
+        batch_frames = []
         for report_type in report_types if dataset.has_report_type else (None,):
             params = {"period": tushare_date(period), "report_type": report_type}
             frame = client.query(dataset.vip_api_name, params, dataset.fields, VIP_ROW_CAP)
             frame.items = [item for item in frame.items if item[code_position] in wanted]
-            batches.append(report.drift.add(frame_to_batch(dataset, frame)))
-        batch = concat_batches(dataset, batches)
+            batch_frames.append(report.drift.add(frame_to_batch(dataset, frame)))
+        batch = concat_batches(dataset, batch_frames)
         codes = set(batch.columns[code_position]) if len(batch) else set()
         report.new_versions += warehouse.insert_versions(dataset, batch, codes)
+        for stock_batch in sorted(left):
+            rows = sum(partition_of(code) == stock_batch for code in batch.columns[code_position]) if len(batch) else 0
+            warehouse.log_stock(dataset, keys[period][stock_batch], rows, run_id)
         report.rows_fetched += len(batch)
+    if report.periods_resumed:
+        log.info(
+            "%s: %d period(s) already stored by this run or an unfinished one", dataset.api_name, report.periods_resumed
+        )
     report.elapsed_seconds = time.monotonic() - started
     return report
 

@@ -127,7 +127,19 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                     sync.quarter_ends_between(start, _today())
                 )
                 report = sync.sync_statements_vip(
-                    client, store, dataset, stocks, periods, sync_policy.statement_report_types
+                    client,
+                    store,
+                    dataset,
+                    stocks,
+                    periods,
+                    sync_policy.statement_report_types,
+                    partition_of=batch_of,
+                    # Named stocks are part of a batch: their periods are logged under no run, never resumed.
+                    run_id=None if config.stocks else context.run.run_id,
+                    is_unfinished=(lambda run_id: False)
+                    if config.force or config.stocks
+                    else unfinished_runs(context.instance),
+                    log=context.log,
                 )
             else:
                 report = sync.sync_statements(
@@ -151,6 +163,7 @@ def build_statement_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
             "stocks": report.stocks,
             "stocks_failed": len(report.failed),
             "stocks_resumed": report.stocks_resumed,
+            "periods_resumed": report.periods_resumed,
             "rows_fetched": report.rows_fetched,
             "new_versions": report.new_versions,
             "path": "vip (per period)" if config.use_vip else "per stock",
