@@ -4,6 +4,7 @@ result; bad input gets clear errors and writes nothing half-done; the token leak
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from datetime import date
@@ -16,6 +17,8 @@ from stock_pipeline.datasets import ALL_DATASETS, DAILY, FIRST_SEEN_AT, TRADE_DA
 from stock_pipeline.defs.financials.assets import statement_assets
 from stock_pipeline.defs.market.assets import trade_date_assets
 from stock_pipeline.resources import SyncPolicyResource, TushareResource, WarehouseResource
+from stock_pipeline.tushare.client import TushareClient
+from stock_pipeline.tushare.errors import TushareUnavailableError
 from stock_pipeline.warehouse import Warehouse
 from stock_pipeline_tests.cli import BIN, MATERIALIZE, REPO, dagster_home, materialize, project_env
 from stock_pipeline_tests.conftest import (
@@ -298,6 +301,45 @@ def test_an_unreachable_api_fails_clearly_and_writes_nothing(warehouse_url):
     assert Warehouse(warehouse_url).stock_codes() == []
 
 
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/dataapi"  # nothing listens there once the probe is closed
+
+
+def test_a_server_that_is_not_there_fails_the_run_in_seconds_with_the_fix(tmp_path):
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    api_url = _closed_port_url()
+    # The resource's defaults: 6 attempts with backoff and 2 step retries 120 s apart would take minutes.
+    resources = {
+        "tushare": TushareResource(token=TEST_TOKEN, api_url=api_url),
+        "warehouse": WarehouseResource(url=url),
+    }
+
+    started = time.monotonic()
+    result = materialize_reference(resources, raise_on_error=False)
+    elapsed = time.monotonic() - started
+
+    assert not result.success
+    assert elapsed < 20, elapsed
+    message = failure_message(result)
+    assert f"cannot reach {api_url} (connection refused): set TUSHARE_API_URL" in message
+    assert "or start the server" in message
+    assert len(result.get_step_failure_events()) == 2  # trade_cal and stock_basic: one failure each
+    assert not [event for event in result.all_events if event.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_a_server_gone_mid_run_is_still_retried_as_transient(server):
+    client = TushareClient(server.token, server.url, max_attempts=3, backoff_seconds=0.01)
+    assert client.query("trade_cal", {"exchange": "SSE", "start_date": "20240701", "end_date": "20240705"}).items
+    server.stop()
+
+    with pytest.raises(TushareUnavailableError, match="still failing after 3 attempts"):
+        client.query("trade_cal", {"exchange": "SSE", "start_date": "20240708", "end_date": "20240712"})
+    assert client.stats.retries["trade_cal"] == 2
+
+
 def test_a_database_without_data_says_what_to_materialize_first(server, warehouse_url):
     resources = make_resources(server, warehouse_url) | {"sync_policy": SyncPolicyResource()}
 
@@ -439,3 +481,48 @@ def test_a_run_after_a_sigkill_fetches_only_the_dates_not_yet_committed(server, 
         del os.environ["DAGSTER_HOME"]
     assert _no_partial_dates(server, url, days) == {(api, day) for api in MARKET for day in days}
     engine.dispose()
+
+
+def test_a_vip_run_after_a_failed_one_fetches_only_the_periods_not_yet_stored(server, tmp_path):
+    url, clean_url = f"sqlite:///{tmp_path / 'warehouse.db'}", f"sqlite:///{tmp_path / 'clean.db'}"
+    periods = ["20230331", "20230630", "20230930", "20231231"]
+    income = statement_assets[0]
+    run_config = {"ops": {"income": {"config": {"use_vip": True, "vip_periods": periods}}}}
+
+    def calls() -> int:
+        return server.stats()["calls"].get("income_vip", 0)
+
+    def run(resources, instance) -> tuple[dg.ExecuteInProcessResult, int]:
+        before = calls()
+        result = dg.materialize(
+            [income],
+            resources=resources | {"sync_policy": SyncPolicyResource()},
+            partition_key="batch_07",
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
+        )
+        return result, calls() - before
+
+    with dg.instance_for_test() as instance:
+        clean = make_resources(server, clean_url)
+        assert materialize_reference(clean).success
+        assert run(clean, instance)[0].success
+        resources = make_resources(server, url)
+        assert materialize_reference(resources).success
+        # A day's quota of 4 calls: two periods (two report types each) are stored, the third fails the run.
+        # Its quota block goes to a budget of its own, so that the next run is not blocked.
+        server.configure(daily_quotas={"income_vip": 4})
+        failing = make_resources(server, url, budget_db_url=f"sqlite:///{tmp_path / 'budget.db'}")
+        failed, failed_calls = run(failing, instance)
+        assert not failed.success and failed_calls == 4
+        server.configure(daily_quotas={})
+
+        resumed, resumed_calls = run(resources, instance)
+        refreshed, refresh_calls = run(resources, instance)  # after a successful run: a refresh
+
+    assert resumed.success and refreshed.success
+    assert resumed_calls == 4  # the two periods left, two report types each
+    assert resumed.asset_materializations_for_node("income")[0].metadata["periods_resumed"].value == 2
+    assert refresh_calls == 8
+    assert _snapshot(url)["income"] == _snapshot(clean_url)["income"]
