@@ -13,6 +13,8 @@ if not os.environ.get("STOCK_PIPELINE_VERBOSE"):
 
 # `defs` at the package root: `dagster ... -m stock_pipeline` finds the code location here.
 from stock_pipeline.definitions import defs
+from stock_pipeline.reads.pro_api import pro_api
+from stock_pipeline.reads.pro_bar import pro_bar
 from stock_pipeline.reads.universe import universe
 
-__all__ = ["defs", "universe"]
+__all__ = ["defs", "pro_api", "pro_bar", "universe"]

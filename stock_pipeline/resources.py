@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from stock_pipeline import settings
 from stock_pipeline.database import DatabaseConfigError
 from stock_pipeline.datasets import DEFAULT_REPORT_TYPES
+from stock_pipeline.reads.views import create_daily_hfq_view
 from stock_pipeline.statements import create_latest_views
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.rate_limit import CallBudget, calls_per_minute_for_points
@@ -36,6 +37,7 @@ class WarehouseResource(dg.ConfigurableResource):
             warehouse = Warehouse(self.resolved_url())
             warehouse.create_tables()
             create_latest_views(warehouse.engine)
+            create_daily_hfq_view(warehouse.engine)
         except DatabaseConfigError as error:
             raise dg.Failure(description=f"{error} Check {settings.DB_URL_ENV}.", allow_retries=False) from None
         except sa.exc.SQLAlchemyError as error:
