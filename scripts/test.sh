@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up, make sure PostgreSQL is running, lint, and run the whole test suite (PostgreSQL required).
+# Set up, make sure PostgreSQL and RabbitMQ are running and chromium is installed, lint, and run the whole
+# test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -19,6 +20,27 @@ if ! pg_ready 2>/dev/null; then
   pg_ready || { echo "PostgreSQL on 127.0.0.1:5432 is required for the tests" >&2; exit 1; }
 fi
 export STOCK_PIPELINE_REQUIRE_POSTGRES=1
+
+# The Celery scale-out test runs its steps on workers through this RabbitMQ.
+amqp_ready() { python - <<'PY'
+import sys, kombu
+try:
+    with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//", connect_timeout=3) as conn:
+        conn.ensure_connection(max_retries=1)
+except Exception as error:
+    sys.exit(str(error))
+PY
+}
+if ! amqp_ready 2>/dev/null; then
+  echo "RabbitMQ is not running; starting it"
+  if ! command -v rabbitmq-server >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; } \
+      || { echo "apt-get install -y rabbitmq-server failed: test_celery.py needs RabbitMQ" >&2; exit 1; }
+  fi
+  rabbitmq-server -detached || true
+  for _ in $(seq 60); do amqp_ready 2>/dev/null && break; sleep 1; done
+  amqp_ready || { echo "RabbitMQ on 127.0.0.1:5672 is required for the tests (test_celery.py)" >&2; exit 1; }
+fi
 
 # The browser tests drive Debian's chromium (a browser download is impossible here); they fail without it.
 if [ ! -x /usr/bin/chromium ]; then

@@ -12,7 +12,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from stock_pipeline import settings
-from stock_pipeline.datasets import STOCK_BASIC, TRADE_DATE_DATASETS
+from stock_pipeline.datasets import DAILY, STOCK_BASIC, TRADE_DATE_DATASETS
+from stock_pipeline.defs.market.partitions import trading_days
 from stock_pipeline.warehouse import TABLES, Warehouse
 
 
@@ -51,10 +52,17 @@ def summary(warehouse: Warehouse) -> str:
                 sa.select(sa.func.count(), sa.func.count(sa.distinct(day)), sa.func.min(day), sa.func.max(day))
             ).one()
             lines.append(f"{dataset.api_name:<12} {rows:>9} rows    {dates} trading dates {first} .. {last}")
-    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(STOCK_BASIC.api_name))
+    instance = dg.DagsterInstance.get()
+    event = instance.get_latest_materialization_event(dg.AssetKey(STOCK_BASIC.api_name))
     if event and event.asset_materialization:
         source = event.asset_materialization.metadata.get("source")
         lines.append(f"Source: {source.value if source else 'unknown'}")
+    # The UI measures progress against every partition since the start date: say so, or 20 dates look like 0 %.
+    done = len(instance.get_materialized_partitions(dg.AssetKey(DAILY.api_name)))
+    lines.append(
+        f"Dagster: {done} of {len(trading_days.get_partition_keys())} trading-date partitions of daily are "
+        f"materialized; the history since {settings.start_date()} is one backfill away (README: A first real sync)."
+    )
     return "\n".join(lines)
 
 
