@@ -183,6 +183,22 @@ def test_empty_answer_before_publication_fails_the_date_and_writes_nothing(serve
     assert table_rows(warehouse_url, DAILY, OPEN_DAYS[-1]) == _expected_daily(server, OPEN_DAYS[-1])
 
 
+def test_a_run_failing_midway_checks_the_dates_it_committed(server, warehouse_url):
+    resources = make_resources(server, warehouse_url)
+    assert materialize_reference(resources).success
+    server.configure(now="2024-07-05T15:00:00+08:00")  # the last date's bars are not published yet
+
+    result = materialize_dates([DAILY_ASSET], resources, FIRST, LAST, raise_on_error=False)
+
+    assert not result.success
+    verdicts = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    # The checks ran on the four committed dates instead of reading "execution failed"; the fields check,
+    # which needs the whole run's answers, did not run.
+    assert set(verdicts) == {"unique_keys", "rows_vs_listed", "ohlc_sanity"}
+    assert all(evaluation.passed for evaluation in verdicts.values())
+    assert verdicts["unique_keys"].metadata["dates_checked"].value == len(OPEN_DAYS) - 1
+
+
 def test_bad_token_fails_at_once_and_writes_nothing(server, warehouse_url):
     resources = make_resources(server, warehouse_url, token="not-a-valid-token")
 

@@ -63,23 +63,33 @@ def build_trade_date_asset(dataset: TushareDataset) -> dg.AssetsDefinition:
                 dg.AssetMaterialization(asset_key=context.asset_key, partition=day.isoformat(), metadata=metadata)
             )
 
+        committed_days: list[date] = []
+
         def committed(day: date, rows: int, calls: int, expected: int) -> None:
             # Marked done as it commits, with its own figures: Dagster's partition status follows the
             # warehouse through a long backfill, and a crash at 90 % shows 90 % done.
+            committed_days.append(day)
             coverage = {"expected_rows": expected, "coverage": round(rows / expected, 4)} if expected else {}
             materialize(day, {"rows": rows, "api_calls": calls, **coverage})
 
-        with failing_clearly(tushare):
-            report = sync.sync_trade_dates(
-                client,
-                store,
-                dataset,
-                days,
-                run_id=context.run.run_id,
-                is_unfinished=(lambda run_id: False) if config.force else unfinished_runs(context.instance),
-                on_commit=committed,
-                log=context.log,
-            )
+        try:
+            with failing_clearly(tushare):
+                report = sync.sync_trade_dates(
+                    client,
+                    store,
+                    dataset,
+                    days,
+                    run_id=context.run.run_id,
+                    is_unfinished=(lambda run_id: False) if config.force else unfinished_runs(context.instance),
+                    on_commit=committed,
+                    log=context.log,
+                )
+        except (dg.Failure, dg.RetryRequested):
+            # The dates committed before the failure are stored and shown done: check them now, so the
+            # checks report on that data rather than reading "execution failed" without having run.
+            if committed_days:
+                yield from evaluate(store, dataset, sorted(committed_days))
+            raise
         for day in report.dates_closed:
             materialize(day, {"rows": 0, "closed": True})
         for day in report.dates_before_history:
