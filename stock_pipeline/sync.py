@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ EMPTY_REASKS = 2
 # Only SSE and SZSE calendars matter for A-shares (BSE trades on the same days).
 CALENDAR_EXCHANGES = ("SSE", "SZSE")
 LIST_STATUSES = ("L", "D", "P")
+# Dates of one dataset fetched ahead of the writes, one call at a time (so a spent quota stops the next
+# call), and committed in date order.
+FETCHES_AHEAD = 8
 # Rows a *_vip call returns at most (undocumented; has_more pages past it either way).
 VIP_ROW_CAP = 5000
 
@@ -132,7 +136,7 @@ def sync_trade_dates(
     a run that did not finish (`is_unfinished`: failed, cancelled, crashed) is not fetched again: the
     next run resumes where that one stopped, and takes those dates over. A date last committed by a
     finished run is fetched again: asking for it is a refresh. `on_commit(day, rows, calls, expected
-    rows)` follows each date's commit. The next date is fetched while the current one is written.
+    rows)` follows each date's commit. Up to `FETCHES_AHEAD` dates are fetched while the current one is written.
     """
     log = log or logging.getLogger(__name__)
     started = time.monotonic()
@@ -179,12 +183,20 @@ def sync_trade_dates(
         batch = _fetch_date(client, dataset, day, expected[day])
         return batch, client.stats.total_calls() - before
 
+    # Calls go out as fast as the budget allows, not one per write: a minute's budget is spent in a burst
+    # while the writes follow, so the next minute's calls (paced by this one's) are not spaced by the writes.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{dataset.api_name}") as fetcher:
-        pending: Future | None = fetcher.submit(fetch, to_fetch[0]) if to_fetch else None
+        pending: deque[Future] = deque(fetcher.submit(fetch, day) for day in to_fetch[:FETCHES_AHEAD])
         for index, day in enumerate(to_fetch):
-            batch, calls = pending.result()
+            try:
+                batch, calls = pending.popleft().result()
+            except BaseException:
+                for future in pending:  # a failed date stops the dates after it: nothing is fetched past it
+                    future.cancel()
+                raise
             report.drift.add(batch)
-            pending = fetcher.submit(fetch, to_fetch[index + 1]) if index + 1 < len(to_fetch) else None
+            if index + FETCHES_AHEAD < len(to_fetch):
+                pending.append(fetcher.submit(fetch, to_fetch[index + FETCHES_AHEAD]))
             warehouse.replace_date(dataset, day, batch, run_id)
             report.rows += len(batch)
             report.rows_by_date[day] = len(batch)

@@ -245,6 +245,9 @@ class TushareClient:
                 f"cannot reach {url} ({type(error).__name__}); check TUSHARE_API_URL and the network",
                 api_name=api_name,
             ) from None
+        finally:
+            if self._budget is not None:
+                self._budget.finished(api_name)  # the server counted the call before this answer
         self._answered = True
         if response.status_code == 429:
             raise TushareRateLimitError(f"HTTP 429 from {url}", api_name=api_name)

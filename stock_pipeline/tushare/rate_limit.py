@@ -6,10 +6,15 @@ a lock (SQLite: the write lock; PostgreSQL: an advisory lock per API), so concur
 backfill share one budget instead of each spending the whole of it. Times are the database's clock,
 never a host's: processes on machines whose clocks disagree still agree on the window.
 
+A call is recorded when it is allowed, and its time moved to when its answer came (`finished`): the
+server counted it somewhere in between, so a window measured from the answer holds on the server however
+long the request took to get there (a loaded host can take seconds), and needs no wide safety margin.
+
 The same tables hold quota blocks: once the service says an API's daily (or hourly) allowance is spent,
 no process calls that API again until the allowance renews; they fail at once with the service's answer.
 """
 
+import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -71,15 +76,15 @@ class CallBudget:
         calls_per_minute: int,
         per_api: Mapping[str, int] | None = None,
         window_seconds: float = WINDOW_SECONDS,
-        safety_seconds: float = 1.0,
+        safety_seconds: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self._url = url
         self._default = calls_per_minute
         self._per_api = dict(per_api or {})
-        # Requests reach the server a little after they leave; widen the window so the server's
-        # 60 seconds never hold more calls than the budget.
+        # Calls are timed from their answers (see `finished`); the margin covers the two clocks' resolution.
         self._window = window_seconds + safety_seconds
+        self._recorded = threading.local()
         self._sleep = sleep
         self._engine: sa.Engine | None = None
 
@@ -99,6 +104,19 @@ class CallBudget:
                 return waited
             self._sleep(wait)
             waited += wait
+
+    def finished(self, api_name: str) -> None:
+        """Move the call this thread was last allowed for `api_name` to now, when its answer (or error) came."""
+        recorded = getattr(self._recorded, "call", None)
+        if recorded is None or recorded[0] != api_name:
+            return
+        self._recorded.call = None
+        with self._get_engine().begin() as conn:
+            conn.execute(
+                call_log.update()
+                .where(call_log.c.api_name == api_name, call_log.c.called_at == recorded[1])
+                .values(called_at=_database_now(conn))
+            )
 
     def block(self, error: TushareQuotaError) -> None:
         """Stop every process calling `error.api_name` until its allowance renews: the next Beijing
@@ -152,6 +170,7 @@ class CallBudget:
             )
             if len(recent) < limit:
                 conn.execute(call_log.insert().values(api_name=api_name, called_at=now))
+                self._recorded.call = (api_name, now)
                 return 0.0
             # The oldest of the last `limit` calls must leave the window before another may start.
             return max(recent[-1] + self._window - now, 0.01)
