@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from stock_pipeline import settings
 from stock_pipeline.defs.market.assets import trade_date_assets
 from stock_pipeline.resources import TushareResource
+from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.tushare.errors import TushareHourlyLimitError, TushareQuotaError, TushareRateLimitError, classify
 from stock_pipeline.tushare.rate_limit import CallBudget, call_log, calls_per_minute_for_points
 from stock_pipeline_tests.conftest import failure_message, make_resources, materialize_dates, materialize_reference
@@ -103,3 +104,22 @@ def test_the_default_budget_follows_the_points_tier():
     ]
     assert TushareResource(token="t", points=5000).budget_per_minute() == 500
     assert TushareResource(token="t", points=5000, calls_per_minute=0).budget_per_minute() == 0
+
+
+def test_a_call_that_reaches_the_server_late_is_timed_from_its_answer(server, tmp_path):
+    # The server counts a call when it handles it, which can be long after the call left (a loaded host, a
+    # slow proxy): here the first call is held 1.5 s before the server counts it, longer than any fixed margin.
+    server.configure(
+        rate_limits={"daily": LIMIT},
+        rate_window_seconds=2.0,
+        faults=[{"api": "daily", "kind": "slow", "times": 1}],
+        slow_seconds=1.5,
+    )
+    budget = CallBudget(f"sqlite:///{tmp_path / 'budget.db'}", LIMIT, window_seconds=2.0)
+    client = TushareClient(server.token, server.url, budget=budget, max_attempts=1)
+
+    for day in ("20240701", "20240702", "20240703", "20240704", "20240705"):
+        client.query("daily", {"trade_date": day})
+
+    assert server.stats()["rejected"] == {}
+    assert client.stats.calls["daily"] == 5
