@@ -16,6 +16,7 @@ from stock_pipeline.tushare.errors import (
     TushareServerError,
     TushareUnavailableError,
     TushareUnknownApiError,
+    TushareUnreachableError,
     classify,
 )
 from stock_pipeline_tests.conftest import SERVER_NOW, TEST_TOKEN
@@ -74,10 +75,11 @@ def test_persistent_failure_ends_with_a_clear_error_after_the_last_attempt(serve
 def test_unreachable_url_names_the_setting_to_check():
     client = TushareClient(TEST_TOKEN, "http://127.0.0.1:9/dataapi", max_attempts=2, backoff_seconds=0.01)
 
-    with pytest.raises(
-        TushareUnavailableError, match=r"cannot reach http://127.0.0.1:9/dataapi/daily.*TUSHARE_API_URL"
-    ):
+    refused = r"cannot reach http://127.0.0.1:9/dataapi \(connection refused\): set TUSHARE_API_URL"
+    # Not an "unavailable" error: nothing has ever answered there, so retrying cannot help.
+    with pytest.raises(TushareUnreachableError, match=refused):
         client.query("daily", TRADE_DATE)
+    assert client.stats.calls["daily"] == 1
 
 
 def test_wrong_base_url_fails_at_once_on_http_404(server):

@@ -5,8 +5,22 @@
     python -m stock_pipeline.export parquet --out DIR [--db-url URL]
 """
 
-from stock_pipeline.export.common import ExportError
-from stock_pipeline.export.parquet import ParquetExportReport, export_parquet
-from stock_pipeline.export.qlib import QlibExportReport, export_qlib
+import importlib
 
-__all__ = ["ExportError", "ParquetExportReport", "QlibExportReport", "export_parquet", "export_qlib"]
+# Loaded on first use: numpy and pyarrow stay out of every process that only imports `export.common`
+# (the code location's sync steps).
+_EXPORTS = {
+    "ExportError": "stock_pipeline.export.common",
+    "ParquetExportReport": "stock_pipeline.export.parquet",
+    "export_parquet": "stock_pipeline.export.parquet",
+    "QlibExportReport": "stock_pipeline.export.qlib",
+    "export_qlib": "stock_pipeline.export.qlib",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'stock_pipeline.export' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

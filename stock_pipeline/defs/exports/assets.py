@@ -15,14 +15,18 @@ it would ask for an export per committed date.
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
 from stock_pipeline import settings
 from stock_pipeline.datasets import ADJ_FACTOR, ALL_DATASETS, DAILY, STOCK_BASIC, TRADE_CAL
-from stock_pipeline.export import ExportError, ParquetExportReport, QlibExportReport, export_parquet, export_qlib
+from stock_pipeline.export.common import ExportError
 from stock_pipeline.resources import WarehouseResource
+
+if TYPE_CHECKING:
+    from stock_pipeline.export import ParquetExportReport, QlibExportReport
 
 EXPORTS_GROUP = "exports"
 _hour, _minute = settings.daily_sync_time()
@@ -75,6 +79,9 @@ def qlib_export(
     out = Path(config.out) if config.out else default_folder("qlib")
     start, end = _day(config.start, "start"), _day(config.end, "end")
     try:
+        # numpy and pyarrow load in the export's own step only, never in the sync processes.
+        from stock_pipeline.export.qlib import export_qlib
+
         report = export_qlib(out, warehouse.resolved_url(), start, end, log=context.log)
     except ExportError as error:
         raise dg.Failure(description=f"qlib export: {error}", allow_retries=False) from None
@@ -96,6 +103,8 @@ def parquet_export(
 ) -> dg.MaterializeResult:
     out = Path(config.out) if config.out else default_folder("parquet")
     try:
+        from stock_pipeline.export.parquet import export_parquet
+
         report = export_parquet(out, warehouse.resolved_url())
     except ExportError as error:
         raise dg.Failure(description=f"parquet export: {error}", allow_retries=False) from None
@@ -103,7 +112,7 @@ def parquet_export(
     return dg.MaterializeResult(metadata=parquet_metadata(report))
 
 
-def qlib_metadata(report: QlibExportReport) -> dict[str, object]:
+def qlib_metadata(report: "QlibExportReport") -> dict[str, object]:
     return {
         "path": dg.MetadataValue.path(str(report.out)),
         "size_bytes": report.size_bytes,
@@ -123,7 +132,7 @@ def qlib_metadata(report: QlibExportReport) -> dict[str, object]:
     }
 
 
-def parquet_metadata(report: ParquetExportReport) -> dict[str, object]:
+def parquet_metadata(report: "ParquetExportReport") -> dict[str, object]:
     return {
         "path": dg.MetadataValue.path(str(report.out)),
         "size_bytes": report.size_bytes,
