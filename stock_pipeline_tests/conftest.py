@@ -1,11 +1,14 @@
 """Shared fixtures: a real synthetic Tushare server process and a real warehouse (SQLite or PostgreSQL)."""
 
 import contextlib
+import json
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 # Tests must not see a developer's warehouse or token: the code location reads them when it loads.
 for _name in ("STOCK_PIPELINE_DB_URL", "TUSHARE_TOKEN", "TUSHARE_API_URL", "STOCK_PIPELINE_START_DATE"):
@@ -153,3 +156,25 @@ def server_items(server: ServerProcess, api_name: str, params: dict, fields: tup
         offset += len(answer["data"]["items"])
         if not answer["data"]["has_more"]:
             return items
+
+
+@contextlib.contextmanager
+def alert_webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A real HTTP endpoint for alerts: yields its URL and the JSON bodies posted to it so far."""
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{hook.server_port}/", received
+    finally:
+        hook.shutdown()

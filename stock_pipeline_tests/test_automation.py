@@ -1,9 +1,7 @@
 """Schedules and sensors that replace the old service's scheduler, evaluated against a real instance."""
 
 import json
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -19,7 +17,7 @@ from stock_pipeline.defs.reference.assets import stock_basic, trade_cal
 from stock_pipeline.defs.shared import RANGE_END_TAG, RANGE_START_TAG
 from stock_pipeline.resources import SyncPolicyResource
 from stock_pipeline.warehouse import Warehouse
-from stock_pipeline_tests.conftest import TEST_TOKEN, make_resources, materialize_reference, range_tags
+from stock_pipeline_tests.conftest import TEST_TOKEN, alert_webhook, make_resources, materialize_reference, range_tags
 from tushare_double.app import ServerConfig
 from tushare_double.launcher import ServerProcess
 
@@ -102,21 +100,8 @@ def test_gap_compensation_requests_missing_dates_oldest_first_and_never_twice():
 
 
 def test_failed_runs_are_logged_and_posted_to_the_alert_webhook(server, warehouse_url):
-    received = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    hook = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
     resources = make_resources(server, warehouse_url, token="wrong-token")
-    with dg.instance_for_test() as instance:
+    with alert_webhook() as (url, received), dg.instance_for_test() as instance:
         result = dg.materialize([trade_cal], resources=resources, instance=instance, raise_on_error=False)
         assert not result.success
         context = dg.build_run_status_sensor_context(
@@ -124,10 +109,9 @@ def test_failed_runs_are_logged_and_posted_to_the_alert_webhook(server, warehous
             dagster_event=result.get_run_failure_event(),
             dagster_instance=instance,
             dagster_run=result.dagster_run,
-            resources={"alerts": AlertResource(webhook_url=f"http://127.0.0.1:{hook.server_port}/")},
+            resources={"alerts": AlertResource(webhook_url=url)},
         ).for_run_failure()
         run_failure_alert_sensor(context)
-    hook.shutdown()
 
     [message] = received
     assert message["run_id"] == result.run_id

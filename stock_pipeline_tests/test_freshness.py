@@ -1,9 +1,6 @@
 """Freshness that knows the calendar: late data on a trading day alerts once; weekends and holidays never."""
 
-import json
-import threading
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -14,7 +11,7 @@ from stock_pipeline.defs.operations.alerts import AlertResource
 from stock_pipeline.defs.operations.freshness import freshness_tick, overdue_datasets
 from stock_pipeline.resources import WarehouseResource
 from stock_pipeline.warehouse import Warehouse
-from stock_pipeline_tests.conftest import make_resources, materialize_dates, materialize_reference
+from stock_pipeline_tests.conftest import alert_webhook, make_resources, materialize_dates, materialize_reference
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAILY_ASSET = next(asset for asset in trade_date_assets if asset.key.path == ["daily"])
@@ -73,29 +70,12 @@ def test_weekends_holidays_and_unknown_days_never_alert(synced):
 
 def test_late_data_is_posted_to_the_alert_webhook_once(synced):
     url, day, _ = synced
-    received = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    hook = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    alerts = AlertResource(webhook_url=f"http://127.0.0.1:{hook.server_port}/")
     warehouse = WarehouseResource(url=url)
-    try:
-        with dg.instance_for_test() as instance:
-            context = dg.build_sensor_context(instance=instance)
-            first = freshness_tick(context, warehouse, alerts, at(day, 19))
-            again = dg.build_sensor_context(instance=instance, cursor=first.cursor)
-            second = freshness_tick(again, warehouse, alerts, at(day, 19, 30))
-    finally:
-        hook.shutdown()
+    with alert_webhook() as (hook_url, received), dg.instance_for_test() as instance:
+        alerts = AlertResource(webhook_url=hook_url)
+        first = freshness_tick(dg.build_sensor_context(instance=instance), warehouse, alerts, at(day, 19))
+        again = dg.build_sensor_context(instance=instance, cursor=first.cursor)
+        second = freshness_tick(again, warehouse, alerts, at(day, 19, 30))
     assert sorted(message["dataset"] for message in received) == [
         "adj_factor",
         "daily_basic",
