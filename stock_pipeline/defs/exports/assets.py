@@ -22,6 +22,7 @@ from pydantic import Field
 
 from stock_pipeline import settings
 from stock_pipeline.datasets import ADJ_FACTOR, ALL_DATASETS, DAILY, STOCK_BASIC, TRADE_CAL
+from stock_pipeline.defs.market.schedules import DAILY_SYNC_CRON
 from stock_pipeline.export.common import ExportError
 from stock_pipeline.resources import WarehouseResource
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from stock_pipeline.export import ParquetExportReport, QlibExportReport
 
 EXPORTS_GROUP = "exports"
-_hour, _minute = settings.daily_sync_time()
-DAILY_SYNC_CRON = f"{_minute} {_hour} * * 1-5"
 # The tables whose update since the daily sync's tick starts an export: the ones every backtest reads.
 TRIGGERS = dg.AssetSelection.assets(DAILY.api_name, ADJ_FACTOR.api_name)
 

@@ -12,11 +12,12 @@ from stock_pipeline.resources import SyncPolicyResource, WarehouseResource
 
 SHANGHAI = ZoneInfo(settings.TIMEZONE)
 _hour, _minute = settings.daily_sync_time()
+DAILY_SYNC_CRON = f"{_minute} {_hour} * * 1-5"
 
 
 @dg.schedule(
     job=daily_sync_job,
-    cron_schedule=f"{_minute} {_hour} * * 1-5",
+    cron_schedule=DAILY_SYNC_CRON,
     execution_timezone=settings.TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Each weekday after publication: refresh calendar and stock list, then sync that trading day.",
