@@ -21,13 +21,10 @@ checked equal (`assert_frame_equal`) before it is timed.
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -41,32 +38,15 @@ from stock_pipeline.reads.pro_api import pro_api
 from stock_pipeline.reads.pro_bar import pro_bar
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.warehouse import Warehouse, frame_to_batch
+from stock_pipeline_tests.databases import fresh_warehouse_url
 from tushare_double.app import ServerConfig
 from tushare_double.launcher import ServerProcess
 
-PG_ADMIN = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef01234567"
 # The server's clock: every row up to this Friday is published.
 NOW = "2024-07-12T18:00:00+08:00"
 LAST_DAY = date(2024, 7, 12)
 MARKET_DAYS = (date(2024, 7, 10), date(2024, 7, 11), LAST_DAY)
-
-
-@contextmanager
-def fresh_database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / f'warehouse-{uuid.uuid4().hex[:6]}.db'}"
-        return
-    name = f"sp_read_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def sync_market_days(client: TushareClient, db_url: str) -> float:
@@ -141,7 +121,7 @@ def run_backend(backend: str, server: ServerProcess, args, workdir: Path) -> dic
     official = tushare.pro_api(TOKEN)
     official._DataApi__http_url = server.url
     client = TushareClient(server.token, server.url, timeout=300)
-    with fresh_database(backend, workdir) as db_url:
+    with fresh_warehouse_url(backend, workdir, "sp_read_bench") as db_url:
         market_sync = sync_market_days(client, db_url)
         code = long_listed_stock(db_url, first_day)
         history_load = load_stock_history(client, db_url, code, first_day)

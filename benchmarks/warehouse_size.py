@@ -11,9 +11,7 @@ not included (see benchmarks/statements_batch.py).
 """
 
 import argparse
-import os
 import tempfile
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -24,10 +22,10 @@ from stock_pipeline import sync
 from stock_pipeline.datasets import TRADE_DATE_DATASETS
 from stock_pipeline.tushare.client import TushareClient
 from stock_pipeline.warehouse import Batch, Warehouse
+from stock_pipeline_tests.databases import fresh_warehouse_url
 from tushare_double.app import ServerConfig
 from tushare_double.launcher import ServerProcess
 
-PG_ADMIN = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 NOW = "2025-12-31T18:00:00+08:00"
 DATES_PER_YEAR = 243
 
@@ -61,17 +59,8 @@ def size_of(backend: str, url: str, path: Path | None) -> int:
 
 
 def measure(backend: str, server: ServerProcess, days: list[date], workdir: Path) -> dict[str, float]:
-    admin = None
-    if backend == "sqlite":
-        path = workdir / f"size-{uuid.uuid4().hex[:6]}.db"
-        url = f"sqlite:///{path}"
-    else:
-        path, name = None, f"sp_size_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        url = sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_warehouse_url(backend, workdir, "sp_size") as url:
+        path = Path(sa.engine.make_url(url).database) if backend == "sqlite" else None
         warehouse = Warehouse(url)
         warehouse.create_tables()
         client = TushareClient(server.token, server.url)
@@ -85,11 +74,6 @@ def measure(backend: str, server: ServerProcess, days: list[date], workdir: Path
         history_days = warehouse.listed_counts([day for day in calendar if day >= history_start])
         listed_now = warehouse.listed_counts([days[-1]])[days[-1]]
         warehouse.dispose()
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            admin.dispose()
     per_stock_day = grown / stock_days
     return {
         "bytes_per_stock_day": per_stock_day,

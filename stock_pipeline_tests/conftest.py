@@ -5,7 +5,6 @@ import json
 import os
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -24,10 +23,10 @@ from stock_pipeline.datasets import TushareDataset
 from stock_pipeline.defs.reference.assets import stock_basic, trade_cal
 from stock_pipeline.resources import TushareResource, WarehouseResource
 from stock_pipeline.warehouse import TABLES
+from stock_pipeline_tests.databases import POSTGRES_ADMIN_URL, fresh_postgres_database
 from tushare_double.app import ServerConfig
 from tushare_double.launcher import ServerProcess
 
-POSTGRES_ADMIN_URL = os.environ.get("STOCK_PIPELINE_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("STOCK_PIPELINE_REQUIRE_POSTGRES") == "1"
 # A fixed clock for the synthetic server: Friday 2024-07-12, 18:00 in Shanghai, after every publication.
 SERVER_NOW = "2024-07-12T18:00:00+08:00"
@@ -61,21 +60,6 @@ def postgres_admin_url() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return POSTGRES_ADMIN_URL
-
-
-@contextlib.contextmanager
-def fresh_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """A new PostgreSQL database named `<prefix>_<random>`, dropped on exit; yields its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 @pytest.fixture
